@@ -1,0 +1,281 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// ErrKafkaUnreachable wraps every failure to reach the brokers at all.
+var ErrKafkaUnreachable = errors.New("kafka unreachable")
+
+func (c *Config) saslMechanism() (sasl.Mechanism, error) {
+	if c.KafkaUsername == "" {
+		return nil, nil
+	}
+	algo := scram.SHA512
+	if c.KafkaMechanism == "SCRAM-SHA-256" {
+		algo = scram.SHA256
+	}
+	m, err := scram.Mechanism(algo, c.KafkaUsername, c.KafkaPassword)
+	if err != nil {
+		return nil, fmt.Errorf("setting up SASL %s for KAFKA_SASL_USERNAME=%s: %w", c.KafkaMechanism, c.KafkaUsername, err)
+	}
+	return m, nil
+}
+
+// Transport returns a kafka-go transport with the configured credentials.
+func (c *Config) Transport() (*kafka.Transport, error) {
+	mech, err := c.saslMechanism()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Transport{
+		Dial:        (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		SASL:        mech,
+		IdleTimeout: 30 * time.Second,
+		MetadataTTL: 5 * time.Second,
+	}, nil
+}
+
+// Dialer returns a kafka-go dialer with the configured credentials, for readers.
+func (c *Config) Dialer() (*kafka.Dialer, error) {
+	mech, err := c.saslMechanism()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, SASLMechanism: mech}, nil
+}
+
+// KafkaClient returns an admin client for the configured brokers.
+func (c *Config) KafkaClient() (*kafka.Client, error) {
+	tr, err := c.Transport()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Client{Addr: kafka.TCP(c.KafkaBrokers...), Timeout: c.Timeout, Transport: tr}, nil
+}
+
+func (c *Config) unreachable(err error) error {
+	return fmt.Errorf("%w: cannot reach Kafka at KAFKA_BROKERS=%s (%v): start it with `make up`, or set KAFKA_BROKERS to a reachable host:port list",
+		ErrKafkaUnreachable, strings.Join(c.KafkaBrokers, ","), err)
+}
+
+// EnsureTopics creates the given topics with c.Partitions partitions where
+// they do not exist yet. It fails within c.Timeout when no broker answers.
+func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
+	client, err := c.KafkaClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return c.unreachable(err)
+	}
+	have := map[string]bool{}
+	for _, t := range md.Topics {
+		if t.Error == nil {
+			have[t.Name] = true
+		}
+	}
+	var req kafka.CreateTopicsRequest
+	for _, t := range topics {
+		if !have[t] {
+			req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: c.Partitions, ReplicationFactor: 1})
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	res, err := client.CreateTopics(ctx, &req)
+	if err != nil {
+		return fmt.Errorf("creating topics: %w", err)
+	}
+	for name, terr := range res.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", name, terr)
+		}
+	}
+	// Wait until the new topics have leaders, so the first write succeeds.
+	deadline := time.Now().Add(c.Timeout)
+	for {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		if err == nil && allLed(md) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topics %v created but have no leader after %s: %w", topics, c.Timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func allLed(md *kafka.MetadataResponse) bool {
+	for _, t := range md.Topics {
+		if t.Error != nil || len(t.Partitions) == 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil || p.Leader.Host == "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// WriterOptions tunes NewWriter.
+type WriterOptions struct {
+	// BatchSize is the most messages in one produce request (default 5000).
+	BatchSize int
+	// BatchTimeout is how long a partial batch waits (default 5ms; kafka-go's
+	// own default of 1s would add a second of latency to every flush).
+	BatchTimeout time.Duration
+}
+
+// NewWriter returns a synchronous writer that hashes message keys to
+// partitions, so all events keyed by one document stay in order. The topic is
+// set per message.
+func (c *Config) NewWriter(o WriterOptions) (*kafka.Writer, error) {
+	tr, err := c.Transport()
+	if err != nil {
+		return nil, err
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 5000
+	}
+	if o.BatchTimeout == 0 {
+		o.BatchTimeout = 5 * time.Millisecond
+	}
+	return &kafka.Writer{
+		Addr:         kafka.TCP(c.KafkaBrokers...),
+		Balancer:     &kafka.Hash{},
+		BatchSize:    o.BatchSize,
+		BatchBytes:   16 << 20,
+		BatchTimeout: o.BatchTimeout,
+		RequiredAcks: kafka.RequireAll,
+		MaxAttempts:  10,
+		Compression:  kafka.Lz4,
+		Transport:    tr,
+	}, nil
+}
+
+// ReaderOptions tunes NewReader.
+type ReaderOptions struct {
+	Group   string   // consumer group id
+	Topics  []string // topics to read
+	MaxWait time.Duration
+}
+
+// NewReader returns a consumer-group reader. Offsets are committed only by
+// explicit CommitMessages calls (at-least-once).
+func (c *Config) NewReader(o ReaderOptions) (*kafka.Reader, error) {
+	d, err := c.Dialer()
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 100 * time.Millisecond
+	}
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                c.KafkaBrokers,
+		GroupID:                o.Group,
+		GroupTopics:            o.Topics,
+		Dialer:                 d,
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                o.MaxWait,
+		QueueCapacity:          10000,
+		StartOffset:            kafka.FirstOffset,
+		CommitInterval:         0,
+		HeartbeatInterval:      time.Second,
+		SessionTimeout:         10 * time.Second,
+		RebalanceTimeout:       10 * time.Second,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 2 * time.Second,
+		ReadBackoffMin:         10 * time.Millisecond,
+		ReadBackoffMax:         200 * time.Millisecond,
+	}), nil
+}
+
+// EndOffsets returns, per topic and partition, the offset one past the last
+// message, for deciding when a consumer has caught up.
+func (c *Config) EndOffsets(ctx context.Context, topics []string) (map[string]map[int]int64, error) {
+	client, err := c.KafkaClient()
+	if err != nil {
+		return nil, err
+	}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range md.Topics {
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	res, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing end offsets: %w", err)
+	}
+	out := map[string]map[int]int64{}
+	for t, ps := range res.Topics {
+		out[t] = map[int]int64{}
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("end offset of %s/%d: %w", t, p.Partition, p.Error)
+			}
+			out[t][p.Partition] = p.LastOffset
+		}
+	}
+	return out, nil
+}
+
+// CommittedOffsets returns the group's committed offsets per topic/partition
+// (-1 where nothing was committed).
+func (c *Config) CommittedOffsets(ctx context.Context, group string, topics []string) (map[string]map[int]int64, error) {
+	client, err := c.KafkaClient()
+	if err != nil {
+		return nil, err
+	}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	req := &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{}}
+	for _, t := range md.Topics {
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], p.ID)
+		}
+	}
+	res, err := client.OffsetFetch(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching offsets of group %s: %w", group, err)
+	}
+	if res.Error != nil {
+		return nil, fmt.Errorf("fetching offsets of group %s: %w", group, res.Error)
+	}
+	out := map[string]map[int]int64{}
+	for t, ps := range res.Topics {
+		out[t] = map[int]int64{}
+		for _, p := range ps {
+			out[t][p.Partition] = p.CommittedOffset
+		}
+	}
+	return out, nil
+}

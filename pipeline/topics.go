@@ -1,0 +1,42 @@
+package pipeline
+
+// Agencies lists the agencies allowed to publish, in contract order.
+var agencies = []string{"mps", "nia", "nhsa", "mot", "mohrss", "platform"}
+
+// Agencies returns the agency codes of the contract.
+func Agencies() []string { return append([]string(nil), agencies...) }
+
+// Topics names idlink's Kafka topics. Each agency publishes to a topic of its
+// own (so ACLs can keep agencies apart); the consumers read all of them.
+type Topics struct {
+	prefix string
+}
+
+// Topics returns the topic names under the configured prefix.
+func (c *Config) Topics() Topics { return Topics{prefix: c.TopicPrefix} }
+
+// Agency is the topic an agency's events are published on.
+func (t Topics) Agency(agency string) string { return t.prefix + "events." + agency }
+
+// AllAgencies lists every agency topic.
+func (t Topics) AllAgencies() []string {
+	out := make([]string, len(agencies))
+	for i, a := range agencies {
+		out[i] = t.Agency(a)
+	}
+	return out
+}
+
+// DeadLetter is the topic rejected events go to.
+func (t Topics) DeadLetter() string { return t.prefix + "events.deadletter" }
+
+// IdentityChanges is the topic identity changes are published on.
+func (t Topics) IdentityChanges() string { return t.prefix + "identity.changes" }
+
+// All lists every topic idlink uses.
+func (t Topics) All() []string {
+	return append(t.AllAgencies(), t.DeadLetter(), t.IdentityChanges())
+}
+
+// Group returns the consumer group id for a consumer name.
+func (c *Config) Group(name string) string { return c.GroupPrefix + "idlink-" + name }
