@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make up: install what is missing, start Kafka (KRaft), Redis and ClickHouse
+# on 127.0.0.1 as our own daemons (state under $STACK_DIR), wait until all
+# three answer (at most $READY_TIMEOUT s), write $STACK_DIR/idlink.env.
+# Idempotent: a service that already answers is left alone.
+set -euo pipefail
+# shellcheck source=compose/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+take_lock
+install_prereqs
+
+# Redis and ClickHouse start in the background at once; Kafka may first
+# need its jars (Maven, first run only) and a storage format.
+redis_start
+clickhouse_start
+kafka_start
+wait_ready redis clickhouse kafka
+
+write_env
+echo "env         written $STACK_DIR/idlink.env"
