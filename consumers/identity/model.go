@@ -314,7 +314,7 @@ func (r *replayer) apply(i int) {
 			persons = append(persons, r.out.Persons[pid])
 		}
 	}
-	sort.Ints(newDocs)
+	sort.Slice(newDocs, func(a, b int) bool { return r.c.Docs[newDocs[a]].Token < r.c.Docs[newDocs[b]].Token })
 	if e.Retract {
 		r.singletons(e, k, newDocs)
 		r.retract(e)

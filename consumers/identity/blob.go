@@ -1,0 +1,235 @@
+package identity
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/idlink/idlink/documents"
+)
+
+// The cluster blob is a compact binary record, one Redis string per cluster:
+//
+//	version byte (1)
+//	uvarint revision
+//	uvarint #docs, then per doc: 32 token bytes, type byte, uvarint birth day (0 = none)
+//	uvarint #events, then per event: flags byte (1 retraction, 2 birth date),
+//	    string id, varint occurred_at µs, [uvarint birth day], uvarint #docs,
+//	    uvarint doc index..., [string retracts]
+//
+// strings are uvarint length + bytes; birth days count from 1800-01-01 plus one.
+const blobVersion = 1
+
+var epoch = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var docTypes = documents.Types()
+
+func typeCode(t string) (byte, bool) {
+	for i, d := range docTypes {
+		if string(d) == t {
+			return byte(i), true
+		}
+	}
+	return 0, false
+}
+
+func dayOf(date string) uint64 {
+	if date == "" {
+		return 0
+	}
+	t, err := time.Parse("2006-01-02", date)
+	if err != nil || t.Before(epoch) {
+		return 0
+	}
+	return uint64(t.Sub(epoch).Hours()/24) + 1
+}
+
+func dateOf(day uint64) string {
+	if day == 0 {
+		return ""
+	}
+	return epoch.AddDate(0, 0, int(day-1)).Format("2006-01-02")
+}
+
+// ValidToken reports whether tok looks like a document token (64 lower-case
+// hex characters, an HMAC-SHA256).
+func ValidToken(tok string) bool {
+	if len(tok) != 64 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalBinary encodes the cluster. Tokens must be valid (ValidToken) and
+// types known; the resolver rejects anything else before it gets here.
+func (c *Cluster) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 16+len(c.Docs)*36+len(c.Events)*32)
+	b = append(b, blobVersion)
+	b = binary.AppendUvarint(b, uint64(c.Rev))
+	b = binary.AppendUvarint(b, uint64(len(c.Docs)))
+	for _, d := range c.Docs {
+		raw, err := hex.DecodeString(d.Token)
+		if err != nil || len(raw) != 32 {
+			return nil, fmt.Errorf("encoding cluster %s: malformed token", c.ID)
+		}
+		code, ok := typeCode(d.Type)
+		if !ok {
+			return nil, fmt.Errorf("encoding cluster %s: unknown document type %q", c.ID, d.Type)
+		}
+		b = append(b, raw...)
+		b = append(b, code)
+		b = binary.AppendUvarint(b, dayOf(d.BirthDate))
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Events)))
+	for _, e := range c.Events {
+		var flags byte
+		if e.Retract {
+			flags |= 1
+		}
+		if e.BirthDate != "" {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = appendString(b, e.ID)
+		b = binary.AppendVarint(b, e.At)
+		if e.BirthDate != "" {
+			b = binary.AppendUvarint(b, dayOf(e.BirthDate))
+		}
+		b = binary.AppendUvarint(b, uint64(len(e.Docs)))
+		for _, d := range e.Docs {
+			b = binary.AppendUvarint(b, uint64(d))
+		}
+		if e.Retract {
+			b = appendString(b, e.Retracts)
+		}
+	}
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+var errCorrupt = errors.New("corrupt cluster record")
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if uint64(len(r.b)) < n {
+		r.err = errCorrupt
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) byte() byte {
+	b := r.bytes(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+// UnmarshalCluster decodes a cluster written by MarshalBinary.
+func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
+	r := &reader{b: b}
+	if v := r.byte(); v != blobVersion {
+		return nil, fmt.Errorf("decoding cluster %s: version %d: %w", id, v, errCorrupt)
+	}
+	c := NewCluster(id)
+	c.Rev = int64(r.uvarint())
+	nd := r.uvarint()
+	if nd > uint64(len(r.b)) {
+		return nil, fmt.Errorf("decoding cluster %s: %w", id, errCorrupt)
+	}
+	c.Docs = make([]Doc, 0, nd)
+	for i := uint64(0); i < nd && r.err == nil; i++ {
+		tok := hex.EncodeToString(r.bytes(32))
+		code := r.byte()
+		day := r.uvarint()
+		if int(code) >= len(docTypes) {
+			r.err = errCorrupt
+			break
+		}
+		c.Docs = append(c.Docs, Doc{Token: tok, Type: string(docTypes[code]), BirthDate: dateOf(day)})
+	}
+	ne := r.uvarint()
+	if ne > uint64(len(r.b)) {
+		return nil, fmt.Errorf("decoding cluster %s: %w", id, errCorrupt)
+	}
+	c.Events = make([]Event, 0, ne)
+	for i := uint64(0); i < ne && r.err == nil; i++ {
+		flags := r.byte()
+		e := Event{Retract: flags&1 != 0}
+		e.ID = string(r.bytes(r.uvarint()))
+		e.At = r.varint()
+		if flags&2 != 0 {
+			e.BirthDate = dateOf(r.uvarint())
+		}
+		n := r.uvarint()
+		if n > uint64(len(r.b)) {
+			r.err = errCorrupt
+			break
+		}
+		e.Docs = make([]int, 0, n)
+		for j := uint64(0); j < n; j++ {
+			d := r.uvarint()
+			if d >= nd {
+				r.err = errCorrupt
+			}
+			e.Docs = append(e.Docs, int(d))
+		}
+		if e.Retract {
+			e.Retracts = string(r.bytes(r.uvarint()))
+		}
+		c.Events = append(c.Events, e)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("decoding cluster %s: %w", id, r.err)
+	}
+	c.index()
+	return c, nil
+}

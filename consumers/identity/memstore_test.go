@@ -1,0 +1,156 @@
+package identity
+
+import (
+	"context"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// memStore is an in-memory Store for unit tests. Locks are per owner so
+// several resolvers can share one memStore like processes share Redis.
+type memStore struct {
+	mu        sync.Mutex
+	kv        map[string]string
+	conflicts map[string][]byte
+	locks     map[string]*memOwner
+}
+
+type memOwner struct{}
+
+type memHandle struct {
+	*memStore
+	owner *memOwner
+}
+
+func newMemStore() *memStore {
+	return &memStore{kv: map[string]string{}, conflicts: map[string][]byte{}, locks: map[string]*memOwner{}}
+}
+
+func (m *memStore) handle() *memHandle { return &memHandle{memStore: m, owner: &memOwner{}} }
+
+func (h *memHandle) Lookup(_ context.Context, tokens, events []string) (map[string]string, map[string]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d, e := map[string]string{}, map[string]string{}
+	for _, t := range tokens {
+		if v, ok := h.kv["d:"+t]; ok {
+			d[t] = v
+		}
+	}
+	for _, x := range events {
+		if v, ok := h.kv["e:"+x]; ok {
+			e[x] = v
+		}
+	}
+	return d, e, nil
+}
+
+func (h *memHandle) LockLoad(_ context.Context, locks, clusters, tokens []string) (map[string]bool, map[string][]byte, map[string]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := map[string]bool{}
+	for _, l := range locks {
+		if h.locks[l] == nil {
+			h.locks[l] = h.owner
+			got[l] = true
+		}
+	}
+	blobs := map[string][]byte{}
+	for _, c := range clusters {
+		if v, ok := h.kv["c:"+c]; ok {
+			blobs[c] = []byte(v)
+		}
+	}
+	docs := map[string]string{}
+	for _, t := range tokens {
+		if v, ok := h.kv["d:"+t]; ok {
+			docs[t] = v
+		}
+	}
+	return got, blobs, docs, nil
+}
+
+func (h *memHandle) Commit(_ context.Context, w *Writes) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, v := range w.Clusters {
+		h.kv["c:"+k] = string(v)
+	}
+	for k, v := range w.Docs {
+		h.kv["d:"+k] = v
+	}
+	for k, v := range w.Events {
+		h.kv["e:"+k] = v
+	}
+	for k, v := range w.Persons {
+		h.kv["p:"+k] = v
+	}
+	for k, v := range w.SetConflict {
+		h.conflicts[k] = v
+	}
+	for _, k := range w.DelConflict {
+		delete(h.conflicts, k)
+	}
+	for _, k := range w.DelClusters {
+		delete(h.kv, "c:"+k)
+	}
+	h.unlock(w.Unlock)
+	return nil
+}
+
+func (h *memHandle) unlock(locks []string) {
+	for _, l := range locks {
+		if h.locks[l] == h.owner {
+			delete(h.locks, l)
+		}
+	}
+}
+
+func (h *memHandle) Release(_ context.Context, locks []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unlock(locks)
+	return nil
+}
+
+func (h *memHandle) ClusterOf(_ context.Context, kind, id string) (string, []byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := "d:"
+	if kind == "person" {
+		k = "p:"
+	}
+	cid, ok := h.kv[k+id]
+	if !ok {
+		return "", nil, nil
+	}
+	b, ok := h.kv["c:"+cid]
+	if !ok {
+		return cid, nil, nil
+	}
+	return cid, []byte(b), nil
+}
+
+func (h *memHandle) Conflicts(context.Context) (map[string][]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string][]byte{}
+	for k, v := range h.conflicts {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// memPub collects published messages.
+type memPub struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (p *memPub) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, msgs...)
+	return nil
+}

@@ -1,0 +1,564 @@
+// Package identity is the identity-resolution consumer: it links every
+// document a person holds under one stable person ID in Redis, holds
+// conflicting links back for review, splits persons when a link is retracted,
+// and publishes each change on the identity.changes topic.
+//
+// Documents and the events naming them form clusters (connected by any
+// event, accepted or not). A cluster is small and self-contained, so the
+// resolver replays a touched cluster's events in (occurred_at, event_id)
+// order every time it changes: the result is the same for any arrival order
+// and any number of repeats, and person IDs are derived from the events that
+// created them, so every process names persons alike.
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/pipeline"
+	"github.com/idlink/idlink/schemas"
+)
+
+// Publisher writes messages durably (a *kafka.Writer).
+type Publisher interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Options configures a Resolver.
+type Options struct {
+	Topics  pipeline.Topics
+	Metrics *pipeline.Metrics
+	Logger  *slog.Logger
+	// RetryWait is the pause before retrying events whose clusters another
+	// process holds (default 20ms).
+	RetryWait time.Duration
+	Now       func() time.Time
+}
+
+// Resolver is the identity consumer's pipeline.Handler.
+type Resolver struct {
+	store Store
+	codec *schemas.Codec
+	pub   Publisher
+	o     Options
+}
+
+// New returns a Resolver over store, publishing with pub.
+func New(store Store, codec *schemas.Codec, pub Publisher, o Options) *Resolver {
+	if o.Metrics == nil {
+		o.Metrics = pipeline.NewMetrics()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RetryWait <= 0 {
+		o.RetryWait = 20 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Resolver{store: store, codec: codec, pub: pub, o: o}
+}
+
+// Resolver dead-letter reasons.
+const (
+	ReasonUndecodable     = "undecodable"
+	ReasonMalformedToken  = "malformed_token"
+	ReasonUnknownDocType  = "unknown_document_type"
+	ReasonNoDocuments     = "no_documents"
+	ReasonMissingEventID  = "missing_event_id"
+	ReasonMissingRetracts = "missing_attr"
+	ReasonUnknownRetract  = "unknown_retracted_event"
+)
+
+type item struct {
+	ev  *schemas.Event
+	msg kafka.Message
+}
+
+// Handle resolves one batch. It returns nil only when every change is
+// published and the new state is in Redis.
+func (r *Resolver) Handle(ctx context.Context, msgs []kafka.Message) error {
+	var dead []kafka.Message
+	items := make([]item, 0, len(msgs))
+	seen := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		ev, reason, detail := r.decode(m)
+		if reason != "" {
+			dl, err := r.deadLetter(m, eventID(ev), reason, detail)
+			if err != nil {
+				return err
+			}
+			dead = append(dead, dl)
+			continue
+		}
+		if seen[ev.EventID] {
+			continue
+		}
+		seen[ev.EventID] = true
+		items = append(items, item{ev: ev, msg: m})
+	}
+	first := true
+	for len(items) > 0 || first {
+		deferred, err := r.round(ctx, items, dead)
+		if err != nil {
+			return err
+		}
+		dead, first = nil, false
+		items = deferred
+		if len(items) > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(r.o.RetryWait):
+			}
+		}
+	}
+	return nil
+}
+
+func eventID(ev *schemas.Event) string {
+	if ev == nil {
+		return ""
+	}
+	return ev.EventID
+}
+
+func (r *Resolver) decode(m kafka.Message) (*schemas.Event, string, string) {
+	ev, err := r.codec.DecodeEvent(m.Value)
+	if err != nil {
+		return nil, ReasonUndecodable, err.Error()
+	}
+	if ev.EventID == "" {
+		return ev, ReasonMissingEventID, "event_id is empty"
+	}
+	retract := ev.Type == "link.retracted"
+	if retract && ev.Attrs["retracts"] == "" {
+		return ev, ReasonMissingRetracts, "link.retracted without attrs.retracts"
+	}
+	if !retract && len(ev.Documents) == 0 {
+		return ev, ReasonNoDocuments, "event names no document"
+	}
+	for i, d := range ev.Documents {
+		if !ValidToken(d.Token) {
+			return ev, ReasonMalformedToken, fmt.Sprintf("documents[%d].token is not 64 hex characters", i)
+		}
+		if _, ok := documents.ParseType(d.Type); !ok {
+			return ev, ReasonUnknownDocType, fmt.Sprintf("documents[%d].type is not a known document type", i)
+		}
+	}
+	return ev, "", ""
+}
+
+func (r *Resolver) deadLetter(m kafka.Message, id, reason, detail string) (kafka.Message, error) {
+	b, err := r.codec.EncodeDeadLetter(&schemas.DeadLetter{
+		EventID: id, Reason: reason, Detail: detail, Stage: "resolver",
+		Source:     m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10),
+		RejectedAt: r.o.Now(), Payload: m.Value,
+	})
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("encoding dead letter: %w", err)
+	}
+	r.o.Metrics.Rejected.WithLabelValues("resolver", reason).Inc()
+	return kafka.Message{Topic: r.o.Topics.DeadLetter(), Key: []byte(id), Value: b}, nil
+}
+
+// newClusterID names the cluster a brand-new document founds.
+func newClusterID(tok string) string { return tok[:16] }
+
+type unit struct {
+	items    []item
+	locks    []string // sorted
+	clusters []string // existing clusters, sorted
+	tokens   []string
+}
+
+// round resolves what it can of items in three Redis round trips (lookup,
+// lock+load, write) and one Kafka write; it returns the items whose clusters
+// were held by another process.
+func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message) ([]item, error) {
+	ids := make(map[string]bool, len(items))
+	var tokens, targets []string
+	tokSeen := map[string]bool{}
+	for _, it := range items {
+		ids[it.ev.EventID] = true
+		for _, d := range it.ev.Documents {
+			if !tokSeen[d.Token] {
+				tokSeen[d.Token] = true
+				tokens = append(tokens, d.Token)
+			}
+		}
+		if it.ev.Type == "link.retracted" {
+			targets = append(targets, it.ev.Attrs["retracts"])
+		}
+	}
+	docCID, evCID, err := r.store.Lookup(ctx, tokens, targets)
+	if err != nil {
+		return nil, err
+	}
+
+	// Group items into units that must be resolved together.
+	uf := newUnionFind()
+	node := func(tok string) string {
+		if cid, ok := docCID[tok]; ok {
+			return "c:" + cid
+		}
+		return "t:" + tok
+	}
+	var live []item
+	for _, it := range items {
+		self := "e:" + it.ev.EventID
+		uf.add(self)
+		for _, d := range it.ev.Documents {
+			uf.union(self, node(d.Token))
+		}
+		if it.ev.Type == "link.retracted" {
+			t := it.ev.Attrs["retracts"]
+			switch {
+			case ids[t]:
+				uf.union(self, "e:"+t)
+			case evCID[t] != "":
+				uf.union(self, "c:"+evCID[t])
+			default:
+				dl, err := r.deadLetter(it.msg, it.ev.EventID, ReasonUnknownRetract, "attrs.retracts names no known event")
+				if err != nil {
+					return nil, err
+				}
+				dead = append(dead, dl)
+				continue
+			}
+		}
+		live = append(live, it)
+	}
+	byRoot := map[string]*unit{}
+	var units []*unit
+	for _, it := range live {
+		root := uf.find("e:" + it.ev.EventID)
+		u := byRoot[root]
+		if u == nil {
+			u = &unit{}
+			byRoot[root] = u
+			units = append(units, u)
+		}
+		u.items = append(u.items, it)
+	}
+	var allLocks, allClusters, allTokens []string
+	for _, u := range units {
+		lk, cl := map[string]bool{}, map[string]bool{}
+		for _, it := range u.items {
+			for _, d := range it.ev.Documents {
+				u.tokens = append(u.tokens, d.Token)
+				if cid, ok := docCID[d.Token]; ok {
+					cl[cid], lk[cid] = true, true
+				} else {
+					lk[newClusterID(d.Token)] = true
+				}
+			}
+			if it.ev.Type == "link.retracted" {
+				if cid := evCID[it.ev.Attrs["retracts"]]; cid != "" {
+					cl[cid], lk[cid] = true, true
+				}
+			}
+		}
+		u.locks, u.clusters = keys(lk), keys(cl)
+		allLocks = append(allLocks, u.locks...)
+		allClusters = append(allClusters, u.clusters...)
+		allTokens = append(allTokens, u.tokens...)
+	}
+	got, blobs, docNow, err := r.store.LockLoad(ctx, allLocks, allClusters, allTokens)
+	if err != nil {
+		return nil, err
+	}
+
+	w := newWrites()
+	var deferred []item
+	var out []kafka.Message
+	var release []string
+	for _, u := range units {
+		ok := true
+		for _, l := range u.locks {
+			ok = ok && got[l]
+		}
+		for _, t := range u.tokens {
+			ok = ok && docNow[t] == docCID[t]
+		}
+		if !ok {
+			for _, l := range u.locks {
+				if got[l] {
+					release = append(release, l)
+				}
+			}
+			deferred = append(deferred, u.items...)
+			continue
+		}
+		msgs, err := r.resolve(u, blobs, docCID, w)
+		if err != nil {
+			_ = r.store.Release(context.WithoutCancel(ctx), allLocks)
+			return nil, err
+		}
+		out = append(out, msgs...)
+		w.Unlock = append(w.Unlock, u.locks...)
+	}
+	if len(release) > 0 {
+		if err := r.store.Release(ctx, release); err != nil {
+			return nil, err
+		}
+	}
+	// Publish before writing Redis: if we crash in between, the batch is
+	// redelivered, replays to the same changes (same ids and revisions) and
+	// publishes them again, which consumers of identity.changes tolerate.
+	out = append(out, dead...)
+	if len(out) > 0 {
+		if err := r.pub.WriteMessages(ctx, out...); err != nil {
+			_ = r.store.Release(context.WithoutCancel(ctx), w.Unlock)
+			return nil, fmt.Errorf("publishing %d identity changes: %w", len(out), err)
+		}
+		r.o.Metrics.Published.WithLabelValues("identity_changes").Add(float64(len(out) - len(dead)))
+	}
+	if err := r.store.Commit(ctx, w); err != nil {
+		return nil, err
+	}
+	return deferred, nil
+}
+
+// resolve applies a unit's events to its clusters (locked and loaded) and
+// records the writes; it returns the identity-change messages.
+func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]string, w *Writes) ([]kafka.Message, error) {
+	var olds []*Cluster
+	for _, cid := range u.clusters {
+		if b, ok := blobs[cid]; ok {
+			c, err := UnmarshalCluster(cid, b)
+			if err != nil {
+				return nil, err
+			}
+			olds = append(olds, c)
+		}
+	}
+	id := u.locks[0]
+	if len(u.clusters) > 0 {
+		id = u.clusters[0]
+	}
+	base := NewCluster(id)
+	oldChanges := map[string]bool{}
+	oldPerson := map[string]string{} // token -> live person before
+	oldIDs := map[string]bool{}      // person ids (live and aliases) before
+	oldConflicts := map[string]bool{}
+	var rev int64
+	for _, c := range olds {
+		o := Replay(c)
+		for _, ch := range o.Changes {
+			oldChanges[ch.ID] = true
+		}
+		for i, d := range c.Docs {
+			oldPerson[d.Token] = o.PersonOf[i]
+		}
+		for p := range o.Persons {
+			oldIDs[p] = true
+		}
+		for a := range o.Alias {
+			oldIDs[a] = true
+		}
+		for _, cf := range o.Conflicts {
+			oldConflicts[cf.EventID] = true
+		}
+		rev = max(rev, c.Rev)
+		base.Absorb(c)
+	}
+	added := 0
+	for _, it := range u.items {
+		toks := make([]string, len(it.ev.Documents))
+		for i, d := range it.ev.Documents {
+			base.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
+			toks[i] = d.Token
+		}
+		e := Event{ID: it.ev.EventID, At: it.ev.OccurredAt.UnixMicro(), BirthDate: it.ev.BirthDate}
+		if it.ev.Type == "link.retracted" {
+			e.Retract, e.Retracts = true, it.ev.Attrs["retracts"]
+		}
+		if base.AddEvent(e, toks) {
+			added++
+		}
+	}
+	renamed := len(olds) != 1 || olds[0].ID != base.ID
+	if added == 0 && !renamed {
+		return nil, nil // every event was a replay: nothing changes
+	}
+	base.Rev = rev + 1
+	blob, err := base.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	w.Clusters[base.ID] = blob
+	for _, c := range olds {
+		if c.ID != base.ID {
+			w.DelClusters = append(w.DelClusters, c.ID)
+		}
+	}
+	for _, d := range base.Docs {
+		if renamed || docCID[d.Token] != base.ID {
+			w.Docs[d.Token] = base.ID
+		}
+	}
+	for _, e := range base.Events {
+		w.Events[e.ID] = base.ID // cheap and idempotent
+	}
+	out := Replay(base)
+	for p := range out.Persons {
+		if renamed || !oldIDs[p] {
+			w.Persons[p] = base.ID
+		}
+	}
+	for a := range out.Alias {
+		if renamed || !oldIDs[a] {
+			w.Persons[a] = base.ID
+		}
+	}
+	newConflicts := map[string]bool{}
+	for _, cf := range out.Conflicts {
+		newConflicts[cf.EventID] = true
+		if !oldConflicts[cf.EventID] || renamed {
+			rec, err := json.Marshal(conflictRecord(base, &cf))
+			if err != nil {
+				return nil, fmt.Errorf("encoding conflict: %w", err)
+			}
+			w.SetConflict[cf.EventID] = rec
+		}
+	}
+	for e := range oldConflicts {
+		if !newConflicts[e] {
+			w.DelConflict = append(w.DelConflict, e)
+		}
+	}
+	return r.changes(base, out, oldChanges, oldPerson)
+}
+
+// changes returns the messages for changes not published before, each with
+// the final state of every person it touched; documents that moved without a
+// new change (history rewritten by a late event) get a "reassigned" change.
+func (r *Resolver) changes(c *Cluster, out *Outcome, oldChanges map[string]bool, oldPerson map[string]string) ([]kafka.Message, error) {
+	covered := map[string]bool{}
+	var changes []*schemas.IdentityChange
+	mk := func(ch Change) *schemas.IdentityChange {
+		ic := &schemas.IdentityChange{
+			ChangeID: ch.ID, Kind: ch.Kind, EventID: ch.EventID, OccurredAt: time.UnixMicro(ch.At).UTC(),
+			PersonID: ch.PersonID, OtherPersonIDs: ch.Others, Reason: ch.Reason, Revision: c.Rev,
+		}
+		in := map[string]bool{}
+		for _, id := range append([]string{ch.PersonID}, ch.Others...) {
+			live := out.Resolve(id)
+			p := out.Persons[live]
+			if p == nil || in[live] {
+				continue
+			}
+			in[live], covered[live] = true, true
+			ic.Persons = append(ic.Persons, personState(c, p))
+		}
+		return ic
+	}
+	for _, ch := range out.Changes {
+		if !oldChanges[ch.ID] {
+			changes = append(changes, mk(ch))
+		}
+	}
+	var moved []string
+	for i, d := range c.Docs {
+		if p := out.PersonOf[i]; oldPerson[d.Token] != p && !covered[p] {
+			covered[p] = true
+			moved = append(moved, p)
+		}
+	}
+	sort.Strings(moved)
+	for _, p := range moved {
+		ch := Change{ID: changeID("reassigned", strconv.FormatInt(c.Rev, 10), p, nil), Kind: "reassigned", PersonID: p}
+		changes = append(changes, mk(ch))
+	}
+	msgs := make([]kafka.Message, 0, len(changes))
+	for _, ic := range changes {
+		b, err := r.codec.EncodeChange(ic)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, kafka.Message{Topic: r.o.Topics.IdentityChanges(), Key: []byte(ic.PersonID), Value: b})
+	}
+	return msgs, nil
+}
+
+func personState(c *Cluster, p *Person) schemas.PersonState {
+	ps := schemas.PersonState{PersonID: p.ID, Documents: make([]schemas.PersonDocument, len(p.Docs))}
+	for i, d := range p.Docs {
+		ps.Documents[i] = schemas.PersonDocument{Type: c.Docs[d].Type, Token: c.Docs[d].Token}
+	}
+	return ps
+}
+
+// ConflictRecord is a held-back event as `idlink conflicts` shows it.
+type ConflictRecord struct {
+	EventID    string            `json:"event_id"`
+	OccurredAt string            `json:"occurred_at"`
+	Reason     string            `json:"reason"`
+	PersonIDs  []string          `json:"person_ids"`
+	Documents  []DocumentSummary `json:"documents"`
+}
+
+// DocumentSummary names a document by type and token.
+type DocumentSummary struct {
+	Type  string `json:"type"`
+	Token string `json:"token"`
+}
+
+func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
+	rec := ConflictRecord{EventID: cf.EventID, OccurredAt: time.UnixMicro(cf.At).UTC().Format(time.RFC3339Nano), Reason: cf.Reason, PersonIDs: cf.PersonIDs}
+	if rec.PersonIDs == nil {
+		rec.PersonIDs = []string{}
+	}
+	for _, d := range cf.Docs {
+		rec.Documents = append(rec.Documents, DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token})
+	}
+	return rec
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type unionFind struct{ parent map[string]string }
+
+func newUnionFind() *unionFind { return &unionFind{parent: map[string]string{}} }
+
+func (u *unionFind) add(x string) {
+	if _, ok := u.parent[x]; !ok {
+		u.parent[x] = x
+	}
+}
+
+func (u *unionFind) find(x string) string {
+	u.add(x)
+	for u.parent[x] != x {
+		u.parent[x] = u.parent[u.parent[x]]
+		x = u.parent[x]
+	}
+	return x
+}
+
+func (u *unionFind) union(a, b string) {
+	ra, rb := u.find(a), u.find(b)
+	if ra != rb {
+		if ra < rb {
+			ra, rb = rb, ra
+		}
+		u.parent[ra] = rb
+	}
+}
