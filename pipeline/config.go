@@ -31,6 +31,9 @@ type Config struct {
 
 	RedisURL    string // REDIS_URL
 	RedisPrefix string // IDLINK_REDIS_PREFIX, prepended to every key
+	// RedisCluster (IDLINK_REDIS_CLUSTER=true) treats REDIS_URL as a Redis
+	// Cluster seed URL.
+	RedisCluster bool
 
 	ClickHouseAddr     string // CLICKHOUSE_ADDR, native protocol host:port
 	ClickHouseDatabase string // CLICKHOUSE_DATABASE
@@ -86,6 +89,7 @@ func LoadConfig(lookup Lookup) (*Config, error) {
 		KafkaMechanism:     get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
 		RedisURL:           get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		RedisPrefix:        get("IDLINK_REDIS_PREFIX", "idl:"),
+		RedisCluster:       get("IDLINK_REDIS_CLUSTER", "false") == "true",
 		ClickHouseAddr:     get("CLICKHOUSE_ADDR", "127.0.0.1:9000"),
 		ClickHouseDatabase: get("CLICKHOUSE_DATABASE", "idlink"),
 		ClickHouseUser:     get("CLICKHOUSE_USER", "default"),

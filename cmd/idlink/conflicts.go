@@ -2,11 +2,47 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/idlink/idlink/consumers/identity"
 )
 
-// TODO(idlink): placeholder until the conflicts command lands; it fails loudly.
 func cmdConflicts(ctx context.Context, a *app, args []string) int {
-	fmt.Fprintln(a.stderr, "idlink conflicts: not implemented yet")
-	return 1
+	fs := a.flags("conflicts", "[--json]")
+	asJSON := fs.Bool("json", false, "print the conflicts as one JSON array")
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	if !a.noArgs(fs) {
+		return 2
+	}
+	cfg, ok := a.config()
+	if !ok {
+		return 1
+	}
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return a.fail(err)
+	}
+	defer rdb.Close()
+	if err := cfg.PingRedis(ctx, rdb); err != nil {
+		return a.fail(err)
+	}
+	list, err := identity.ListConflicts(ctx, identity.NewRedisStore(rdb, cfg.RedisPrefix, 0))
+	if err != nil {
+		return a.fail(err)
+	}
+	if *asJSON {
+		if err := json.NewEncoder(a.stdout).Encode(list); err != nil {
+			return a.fail(err)
+		}
+		return 0
+	}
+	fmt.Fprintf(a.stdout, "%d conflicts held for review\n", len(list))
+	for _, c := range list {
+		fmt.Fprintf(a.stdout, "%s  %-34s %-28s persons: %s\n", c.OccurredAt, c.EventID, c.Reason, strings.Join(c.PersonIDs, ", "))
+	}
+	return 0
 }

@@ -77,7 +77,10 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, lockTTL time.Durati
 
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
 
-var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
+// unlockScript deletes a lock only if this process still owns it. It is sent
+// with EVAL (not EVALSHA) because it runs inside pipelines, where go-redis
+// cannot fall back after NOSCRIPT; it is tiny.
+const unlockScript = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`
 
 // Lookup implements Store.
 func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[string]string, map[string]string, error) {
@@ -173,7 +176,7 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 		pipe.Del(ctx, s.k("c", id))
 	}
 	for _, l := range w.Unlock {
-		unlockScript.Run(ctx, pipe, []string{s.k("l", l)}, s.owner)
+		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("writing %d clusters to redis: %w", len(w.Clusters), err)
@@ -188,7 +191,7 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 	}
 	pipe := s.rdb.Pipeline()
 	for _, l := range locks {
-		unlockScript.Run(ctx, pipe, []string{s.k("l", l)}, s.owner)
+		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("releasing %d cluster locks in redis: %w", len(locks), err)

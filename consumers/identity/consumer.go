@@ -1,0 +1,76 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/idlink/idlink/pipeline"
+	"github.com/idlink/idlink/schemas"
+)
+
+// Consumer is the identity-resolution consumer wired to Redis and Kafka.
+type Consumer struct {
+	*Resolver
+	Store  *RedisStore
+	rdb    redis.UniversalClient
+	writer *kafka.Writer
+	cfg    *pipeline.Config
+	opts   pipeline.ConsumerOptions
+}
+
+// NewConsumer connects to Redis and Kafka and creates idlink's topics if
+// missing.
+func NewConsumer(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, m *pipeline.Metrics, log *slog.Logger) (*Consumer, error) {
+	if err := cfg.EnsureTopics(ctx, cfg.Topics().All()...); err != nil {
+		return nil, err
+	}
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.PingRedis(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	w, err := cfg.NewWriter(pipeline.WriterOptions{})
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	store := NewRedisStore(rdb, cfg.RedisPrefix, 0)
+	res := New(store, codec, w, Options{Topics: cfg.Topics(), Metrics: m, Logger: log})
+	return &Consumer{
+		Resolver: res, Store: store, rdb: rdb, writer: w, cfg: cfg,
+		opts: pipeline.ConsumerOptions{
+			Name: "resolver", Group: cfg.Group("resolver"), Topics: cfg.Topics().AllAgencies(),
+			MaxBatch: 10000, Metrics: m, Logger: log,
+		},
+	}, nil
+}
+
+// Options returns the consumer-group settings for pipeline.RunConsumer.
+func (c *Consumer) Options() pipeline.ConsumerOptions { return c.opts }
+
+// Run consumes until ctx is done.
+func (c *Consumer) Run(ctx context.Context, idle chan<- string) error {
+	o := c.opts
+	o.Idle = idle
+	if err := c.cfg.RunConsumer(ctx, o, c.Resolver); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	return nil
+}
+
+// Close releases the Redis client and the Kafka writer.
+func (c *Consumer) Close() error {
+	werr := c.writer.Close()
+	rerr := c.rdb.Close()
+	if werr != nil {
+		return werr
+	}
+	return rerr
+}
