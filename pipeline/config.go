@@ -4,7 +4,6 @@ package pipeline
 
 import (
 	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -40,7 +39,7 @@ type Config struct {
 	ClickHouseUser     string // CLICKHOUSE_USER
 	ClickHousePassword string // CLICKHOUSE_PASSWORD
 
-	PseudonymKey []byte // IDLINK_PSEUDONYM_KEY (hex, or used as raw bytes)
+	PseudonymKey []byte // IDLINK_PSEUDONYM_KEY: the HMAC key is the variable's bytes
 
 	TopicPrefix string // IDLINK_TOPIC_PREFIX, prepended to every topic name
 	Partitions  int    // IDLINK_PARTITIONS, partitions of topics idlink creates
@@ -100,11 +99,7 @@ func LoadConfig(lookup Lookup) (*Config, error) {
 		HTTPAddr:           get("IDLINK_HTTP_ADDR", "127.0.0.1:8080"),
 	}
 	if k := get("IDLINK_PSEUDONYM_KEY", ""); k != "" {
-		if b, err := hex.DecodeString(k); err == nil && len(b) >= 16 {
-			c.PseudonymKey = b
-		} else {
-			c.PseudonymKey = []byte(k)
-		}
+		c.PseudonymKey = []byte(k) // the variable's bytes, as written
 	}
 	var err error
 	if c.Partitions, err = strconv.Atoi(get("IDLINK_PARTITIONS", "6")); err != nil || c.Partitions < 1 {

@@ -169,3 +169,34 @@ func RedisCluster(t testing.TB, base int) string {
 	}
 	return url
 }
+
+// Env returns os.Environ() plus the variables that give a child idlink
+// process cfg's namespaces (topic, group and key prefixes, database).
+func Env(cfg *pipeline.Config) []string {
+	return append(os.Environ(),
+		"IDLINK_TOPIC_PREFIX="+cfg.TopicPrefix,
+		"IDLINK_GROUP_PREFIX="+cfg.GroupPrefix,
+		"IDLINK_REDIS_PREFIX="+cfg.RedisPrefix,
+		"CLICKHOUSE_DATABASE="+cfg.ClickHouseDatabase,
+		fmt.Sprintf("IDLINK_PARTITIONS=%d", cfg.Partitions),
+		"IDLINK_PSEUDONYM_KEY="+string(cfg.PseudonymKey),
+		"IDLINK_METRICS_ADDR=off",
+	)
+}
+
+// Build compiles ./cmd/idlink into a temporary directory and returns the
+// binary's path.
+func Build(t testing.TB) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "idlink")
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatalf("finding the module root: %v", err)
+	}
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/idlink")
+	cmd.Dir = strings.TrimSpace(string(root))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building idlink: %v\n%s", err, b)
+	}
+	return out
+}
