@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
@@ -54,16 +53,6 @@ func NewConsumer(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec
 
 // Options returns the consumer-group settings for pipeline.RunConsumer.
 func (c *Consumer) Options() pipeline.ConsumerOptions { return c.opts }
-
-// Run consumes until ctx is done.
-func (c *Consumer) Run(ctx context.Context, idle chan<- string) error {
-	o := c.opts
-	o.Idle = idle
-	if err := c.cfg.RunConsumer(ctx, o, c.Resolver); err != nil {
-		return fmt.Errorf("resolver: %w", err)
-	}
-	return nil
-}
 
 // Close releases the Redis client and the Kafka writer.
 func (c *Consumer) Close() error {

@@ -250,26 +250,34 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		}
 		u.items = append(u.items, it)
 	}
+	// Units may share a lock (clusters share 4096 locks): it is taken once,
+	// and released only when no unit that goes ahead still needs it.
 	var allLocks, allClusters, allTokens []string
+	lockSeen := map[string]bool{}
 	for _, u := range units {
 		lk, cl := map[string]bool{}, map[string]bool{}
 		for _, it := range u.items {
 			for _, d := range it.ev.Documents {
 				u.tokens = append(u.tokens, d.Token)
 				if cid, ok := docCID[d.Token]; ok {
-					cl[cid], lk[cid] = true, true
+					cl[cid], lk[LockName(cid)] = true, true
 				} else {
-					lk[newClusterID(d.Token)] = true
+					lk[LockName(newClusterID(d.Token))] = true
 				}
 			}
 			if it.ev.Type == "link.retracted" {
 				if cid := evCID[it.ev.Attrs["retracts"]]; cid != "" {
-					cl[cid], lk[cid] = true, true
+					cl[cid], lk[LockName(cid)] = true, true
 				}
 			}
 		}
 		u.locks, u.clusters = keys(lk), keys(cl)
-		allLocks = append(allLocks, u.locks...)
+		for _, l := range u.locks {
+			if !lockSeen[l] {
+				lockSeen[l] = true
+				allLocks = append(allLocks, l)
+			}
+		}
 		allClusters = append(allClusters, u.clusters...)
 		allTokens = append(allTokens, u.tokens...)
 	}
@@ -281,7 +289,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	w := newWrites()
 	var deferred []item
 	var out []kafka.Message
-	var release []string
+	held := map[string]bool{} // locks kept by units that go ahead
 	for _, u := range units {
 		ok := true
 		for _, l := range u.locks {
@@ -291,21 +299,28 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			ok = ok && docNow[t] == docCID[t]
 		}
 		if !ok {
-			for _, l := range u.locks {
-				if got[l] {
-					release = append(release, l)
-				}
-			}
 			deferred = append(deferred, u.items...)
 			continue
 		}
 		msgs, err := r.resolve(u, blobs, docCID, w)
 		if err != nil {
-			_ = r.store.Release(context.WithoutCancel(ctx), allLocks)
+			_ = r.store.Release(context.WithoutCancel(ctx), taken(allLocks, got))
 			return nil, err
 		}
 		out = append(out, msgs...)
-		w.Unlock = append(w.Unlock, u.locks...)
+		for _, l := range u.locks {
+			held[l] = true
+		}
+	}
+	var release []string
+	for _, l := range allLocks {
+		if got[l] {
+			if held[l] {
+				w.Unlock = append(w.Unlock, l)
+			} else {
+				release = append(release, l)
+			}
+		}
 	}
 	if len(release) > 0 {
 		if err := r.store.Release(ctx, release); err != nil {
@@ -342,9 +357,15 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]s
 			olds = append(olds, c)
 		}
 	}
-	id := u.locks[0]
+	var id string
 	if len(u.clusters) > 0 {
 		id = u.clusters[0]
+	} else {
+		for _, t := range u.tokens {
+			if c := newClusterID(t); id == "" || c < id {
+				id = c
+			}
+		}
 	}
 	base := NewCluster(id)
 	oldChanges := map[string]bool{}
@@ -523,6 +544,16 @@ func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
 		rec.Documents = append(rec.Documents, DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token})
 	}
 	return rec
+}
+
+func taken(locks []string, got map[string]bool) []string {
+	var out []string
+	for _, l := range locks {
+		if got[l] {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func keys(m map[string]bool) []string {

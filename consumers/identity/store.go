@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,14 +50,19 @@ type Store interface {
 
 // RedisStore keeps resolver state in Redis (a single server or a Cluster).
 //
-// Keys (P = the configured prefix):
+// Pointers live in bucketed hashes, so one batch costs one command per bucket
+// rather than one per document, and small hashes stay in Redis' compact
+// listpack encoding (raise hash-max-listpack-entries to ~1024 for large data
+// sets). Keys (P = the configured prefix, b = a 3-hex-digit bucket):
 //
-//	P d:<token>   -> cluster id       (string)
-//	P e:<eventid> -> cluster id       (string)
-//	P p:<person>  -> cluster id       (string; live and merged-away ids)
-//	P c:<cluster> -> cluster blob     (string, see MarshalBinary)
-//	P l:<cluster> -> lock owner       (string with a TTL)
-//	P conflicts   -> event id -> conflict record (hash)
+//	P d:b        hash  raw 32-byte token -> cluster id
+//	P e:b        hash  event id          -> cluster id
+//	P p:b        hash  person id         -> cluster id (live and merged-away ids)
+//	P c:<id>     string cluster blob (see MarshalBinary)
+//	P l:b        string lock owner, with a TTL; one lock guards a bucket of clusters
+//	P conflicts  hash  event id -> conflict record
+//
+// Every command touches one key, so the layout runs on Redis Cluster.
 type RedisStore struct {
 	rdb     redis.UniversalClient
 	prefix  string
@@ -75,39 +81,94 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, lockTTL time.Durati
 	return &RedisStore{rdb: rdb, prefix: prefix, owner: hex.EncodeToString(b[:]), lockTTL: lockTTL}
 }
 
+// LockName is the lock guarding a cluster: clusters share 4096 locks.
+func LockName(cid string) string { return cid[:3] }
+
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
+
+func tokenBucket(tok string) string { return tok[:3] }
+
+func tokenField(tok string) string {
+	raw, err := hex.DecodeString(tok)
+	if err != nil {
+		return tok
+	}
+	return string(raw)
+}
+
+func idBucket(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("%03x", h.Sum32()&0xfff)
+}
 
 // unlockScript deletes a lock only if this process still owns it. It is sent
 // with EVAL (not EVALSHA) because it runs inside pipelines, where go-redis
 // cannot fall back after NOSCRIPT; it is tiny.
 const unlockScript = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`
 
+// hmget queues one HMGET per bucket; collect reads the answers into out.
+type hmget struct {
+	keys   map[string][]string // bucket key -> ids
+	fields map[string][]string // bucket key -> fields
+	cmds   map[string]*redis.SliceCmd
+}
+
+func newHMGet() *hmget {
+	return &hmget{keys: map[string][]string{}, fields: map[string][]string{}, cmds: map[string]*redis.SliceCmd{}}
+}
+
+func (h *hmget) add(key, id, field string) {
+	h.keys[key] = append(h.keys[key], id)
+	h.fields[key] = append(h.fields[key], field)
+}
+
+func (h *hmget) queue(ctx context.Context, pipe redis.Pipeliner) {
+	for k, f := range h.fields {
+		h.cmds[k] = pipe.HMGet(ctx, k, f...)
+	}
+}
+
+func (h *hmget) collect(out map[string]string) {
+	for k, c := range h.cmds {
+		vals := c.Val()
+		for i, id := range h.keys[k] {
+			if i < len(vals) {
+				if v, ok := vals[i].(string); ok {
+					out[id] = v
+				}
+			}
+		}
+	}
+}
+
+func (s *RedisStore) docGets(tokens []string) *hmget {
+	h := newHMGet()
+	for _, t := range tokens {
+		h.add(s.k("d", tokenBucket(t)), t, tokenField(t))
+	}
+	return h
+}
+
+func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
+
 // Lookup implements Store.
 func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[string]string, map[string]string, error) {
 	pipe := s.rdb.Pipeline()
-	dc := make([]*redis.StringCmd, len(tokens))
-	for i, t := range tokens {
-		dc[i] = pipe.Get(ctx, s.k("d", t))
+	dg := s.docGets(tokens)
+	dg.queue(ctx, pipe)
+	eg := newHMGet()
+	for _, e := range events {
+		eg.add(s.k("e", idBucket(e)), e, e)
 	}
-	ec := make([]*redis.StringCmd, len(events))
-	for i, e := range events {
-		ec[i] = pipe.Get(ctx, s.k("e", e))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	eg.queue(ctx, pipe)
+	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return nil, nil, fmt.Errorf("looking up %d documents in redis: %w", len(tokens), err)
 	}
 	docs := make(map[string]string, len(tokens))
-	for i, c := range dc {
-		if v, err := c.Result(); err == nil {
-			docs[tokens[i]] = v
-		}
-	}
+	dg.collect(docs)
 	evs := map[string]string{}
-	for i, c := range ec {
-		if v, err := c.Result(); err == nil {
-			evs[events[i]] = v
-		}
-	}
+	eg.collect(evs)
 	return docs, evs, nil
 }
 
@@ -122,11 +183,9 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens []str
 	for i, c := range clusters {
 		cc[i] = pipe.Get(ctx, s.k("c", c))
 	}
-	dc := make([]*redis.StringCmd, len(tokens))
-	for i, t := range tokens {
-		dc[i] = pipe.Get(ctx, s.k("d", t))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	dg := s.docGets(tokens)
+	dg.queue(ctx, pipe)
+	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		// Locks we may hold expire by themselves; try to release them now.
 		_ = s.Release(context.WithoutCancel(ctx), locks)
 		return nil, nil, nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
@@ -142,12 +201,15 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens []str
 		}
 	}
 	docs := make(map[string]string, len(tokens))
-	for i, c := range dc {
-		if v, err := c.Result(); err == nil {
-			docs[tokens[i]] = v
-		}
-	}
+	dg.collect(docs)
 	return got, blobs, docs, nil
+}
+
+// hset groups field/value pairs by bucket key, for one HSET per bucket.
+func hset(ctx context.Context, pipe redis.Pipeliner, m map[string][]any) {
+	for k, fv := range m {
+		pipe.HSet(ctx, k, fv...)
+	}
 }
 
 // Commit implements Store. Blobs are written before the pointers to them, so
@@ -157,15 +219,20 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	for id, b := range w.Clusters {
 		pipe.Set(ctx, s.k("c", id), b, 0)
 	}
+	ptr := map[string][]any{}
 	for t, c := range w.Docs {
-		pipe.Set(ctx, s.k("d", t), c, 0)
+		k := s.k("d", tokenBucket(t))
+		ptr[k] = append(ptr[k], tokenField(t), c)
 	}
 	for e, c := range w.Events {
-		pipe.Set(ctx, s.k("e", e), c, 0)
+		k := s.k("e", idBucket(e))
+		ptr[k] = append(ptr[k], e, c)
 	}
 	for p, c := range w.Persons {
-		pipe.Set(ctx, s.k("p", p), c, 0)
+		k := s.k("p", idBucket(p))
+		ptr[k] = append(ptr[k], p, c)
 	}
+	hset(ctx, pipe, ptr)
 	for e, b := range w.SetConflict {
 		pipe.HSet(ctx, s.prefix+"conflicts", e, b)
 	}
@@ -178,7 +245,7 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	for _, l := range w.Unlock {
 		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return fmt.Errorf("writing %d clusters to redis: %w", len(w.Clusters), err)
 	}
 	return nil
@@ -193,7 +260,7 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 	for _, l := range locks {
 		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return fmt.Errorf("releasing %d cluster locks in redis: %w", len(locks), err)
 	}
 	return nil
@@ -201,11 +268,16 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 
 // ClusterOf implements Store.
 func (s *RedisStore) ClusterOf(ctx context.Context, kind, id string) (string, []byte, error) {
-	k := "d"
+	var cmd *redis.StringCmd
 	if kind == "person" {
-		k = "p"
+		cmd = s.rdb.HGet(ctx, s.k("p", idBucket(id)), id)
+	} else {
+		if !ValidToken(id) {
+			return "", nil, nil
+		}
+		cmd = s.rdb.HGet(ctx, s.k("d", tokenBucket(id)), tokenField(id))
 	}
-	cid, err := s.rdb.Get(ctx, s.k(k, id)).Result()
+	cid, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil, nil
 	}

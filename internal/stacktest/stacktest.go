@@ -81,19 +81,18 @@ func cleanup(cfg *pipeline.Config) {
 // DeleteKeys removes every key under prefix (on every master of a cluster).
 func DeleteKeys(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
 	del := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var batch []string
+		iter := c.Scan(ctx, 0, prefix+"*", 5000).Iterator()
+		pipe := c.Pipeline()
 		for iter.Next(ctx) {
-			batch = append(batch, iter.Val())
-			if len(batch) == 500 {
-				for _, k := range batch {
-					c.Del(ctx, k)
+			pipe.Unlink(ctx, iter.Val())
+			if pipe.Len() == 5000 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return err
 				}
-				batch = batch[:0]
 			}
 		}
-		for _, k := range batch {
-			c.Del(ctx, k)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
 		}
 		return iter.Err()
 	}
