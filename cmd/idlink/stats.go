@@ -2,11 +2,75 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/idlink/idlink/analytics"
 )
 
-// TODO(idlink): placeholder until the stats command lands; it fails loudly.
+// cmdStats prints one analytics report from ClickHouse. Flags may come
+// before or after the report name: `stats --json R` and `stats R --json`.
 func cmdStats(ctx context.Context, a *app, args []string) int {
-	fmt.Fprintln(a.stderr, "idlink stats: not implemented yet")
-	return 1
+	names := strings.Join(analytics.ReportNames(), ", ")
+	fs := a.flags("stats", "REPORT [--json]\n\nREPORT is one of: "+names)
+	asJSON := fs.Bool("json", false, "print the rows as one JSON array of objects")
+	var positional []string
+	for rest := args; ; {
+		if code, ok := a.parse(fs, rest); !ok {
+			return code
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	switch {
+	case len(positional) == 0:
+		fmt.Fprintf(a.stderr, "idlink stats: name a report, e.g. `idlink stats %s --json`; reports: %s\n", analytics.ReportNames()[0], names)
+		return 2
+	case len(positional) > 1:
+		fmt.Fprintf(a.stderr, "idlink stats: one report at a time, got %q; reports: %s\n", positional, names)
+		return 2
+	}
+	report := positional[0]
+	columns, err := analytics.ReportColumns(report)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "idlink stats: %v\n", err)
+		return 2
+	}
+	cfg, ok := a.config()
+	if !ok {
+		return 1
+	}
+	store, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return a.fail(err)
+	}
+	defer store.Close()
+	// A fresh database gets its tables, so every report answers (empty).
+	if _, err := store.Migrate(ctx); err != nil {
+		return a.fail(err)
+	}
+	rows, err := store.Report(ctx, report)
+	if err != nil {
+		var unknown *analytics.UnknownReportError
+		if errors.As(err, &unknown) {
+			fmt.Fprintf(a.stderr, "idlink stats: %v\n", err)
+			return 2
+		}
+		return a.fail(err)
+	}
+	if *asJSON {
+		if err := json.NewEncoder(a.stdout).Encode(rows); err != nil {
+			return a.fail(fmt.Errorf("writing the report: %w", err))
+		}
+		return 0
+	}
+	if err := writeTable(a.stdout, columns, rows); err != nil {
+		return a.fail(err)
+	}
+	return 0
 }

@@ -1,0 +1,260 @@
+package analytics_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idlink/idlink/analytics"
+	"github.com/idlink/idlink/analytics/analyticstest"
+)
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	ctx := ctxT(t)
+	cfg := analyticstest.Config(t)
+	s := analyticstest.Store(t, cfg) // migrated once
+	all, err := analytics.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pass := 2; pass <= 3; pass++ {
+		// A new process opening the same database must find nothing to do.
+		s2, err := analytics.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := s2.Migrate(ctx)
+		s2.Close()
+		if err != nil {
+			t.Fatalf("migrate pass %d: %v", pass, err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("migrate pass %d applied %d migrations again", pass, len(applied))
+		}
+	}
+	done, err := s.AppliedVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != len(all) {
+		t.Fatalf("recorded versions %v, want all %d migrations", done, len(all))
+	}
+	var n uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM schema_migrations FINAL").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != len(all) {
+		t.Fatalf("schema_migrations holds %d rows, want %d", n, len(all))
+	}
+	rows, err := s.Conn().Query(ctx, "SELECT name FROM system.tables WHERE database = '"+s.Database()+"' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	want := []string{"doc_person", "event_documents", "identity_changes", "schema_migrations"}
+	if !reflect.DeepEqual(tables, want) {
+		t.Fatalf("tables %v, want %v", tables, want)
+	}
+}
+
+// TestFixtureReports loads sqlcheck/fixture.sql into the local stack's
+// ClickHouse (18.16) and compares every report with sqlcheck/expected.json,
+// which check.py also holds current ClickHouse to.
+func TestFixtureReports(t *testing.T) {
+	ctx := ctxT(t)
+	s := analyticstest.Store(t, analyticstest.Config(t))
+	fixture, err := os.ReadFile("sqlcheck/fixture.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := analyticstest.LoadSQL(ctx, s, string(fixture)); err != nil {
+		t.Fatalf("loading sqlcheck/fixture.sql: %v", err)
+	}
+	raw, err := os.ReadFile("sqlcheck/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expected map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &expected); err != nil {
+		t.Fatal(err)
+	}
+	names := analytics.ReportNames()
+	if got := sortedKeys(expected); !reflect.DeepEqual(got, sorted(names)) {
+		t.Fatalf("expected.json covers %v, reports are %v", got, names)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			rows, err := s.Report(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Compare the exact text after normalising whitespace: key order
+			// and number-vs-string matter.
+			if want := compactJSON(t, expected[name]); string(got) != want {
+				t.Fatalf("report %s on ClickHouse 18.16:\n got  %s\n want %s", name, got, want)
+			}
+		})
+	}
+}
+
+func TestReportUnknown(t *testing.T) {
+	ctx := ctxT(t)
+	s := analyticstest.Store(t, analyticstest.Config(t))
+	for _, name := range []string{"", "nope", "Verifications"} {
+		_, err := s.Report(ctx, name)
+		var ue *analytics.UnknownReportError
+		if !errors.As(err, &ue) {
+			t.Fatalf("Report(%q): want UnknownReportError, got %v", name, err)
+		}
+		for _, n := range analytics.ReportNames() {
+			if !strings.Contains(err.Error(), n) {
+				t.Fatalf("error %q does not list %s", err, n)
+			}
+		}
+	}
+}
+
+func TestEmptyReportsAreEmptyArrays(t *testing.T) {
+	ctx := ctxT(t)
+	s := analyticstest.Store(t, analyticstest.Config(t))
+	for _, name := range analytics.ReportNames() {
+		rows, err := s.Report(ctx, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, _ := json.Marshal(rows); string(b) != "[]" {
+			t.Fatalf("%s on an empty database: %s, want []", name, b)
+		}
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	cfg := analyticstest.Config(t)
+	cfg.ClickHouseAddr = "127.0.0.1:1"
+	cfg.Timeout = 2 * time.Second
+	start := time.Now()
+	_, err := analytics.Open(ctxT(t), cfg)
+	if !errors.Is(err, analytics.ErrClickHouseUnreachable) {
+		t.Fatalf("want ErrClickHouseUnreachable, got %v", err)
+	}
+	for _, s := range []string{"CLICKHOUSE_ADDR=127.0.0.1:1", "make up"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Fatalf("error %q does not mention %q", err, s)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %s to give up", d)
+	}
+}
+
+// TestSQLOnCurrentClickHouse runs sqlcheck/check.py: every migration and
+// report on current ClickHouse (chdb), compared with expected.json.
+func TestSQLOnCurrentClickHouse(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("python3", "-c", "import chdb").Run(); err != nil {
+		t.Fatalf("python3 cannot import chdb (%v): run analytics/sqlcheck/install.sh (make test does)", err)
+	}
+	cmd := exec.Command("python3", "analytics/sqlcheck/check.py")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	t.Logf("check.py:\n%s", out)
+	if err != nil {
+		t.Fatalf("analytics SQL fails on current ClickHouse: %v", err)
+	}
+}
+
+func TestRowJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		row  analytics.Row
+		want string
+	}{
+		{"column order kept", analytics.Row{Columns: []string{"z", "a", "m"}, Values: []any{"x", uint64(2), int64(-1)}}, `{"z":"x","a":2,"m":-1}`},
+		{"escaping", analytics.Row{Columns: []string{`q"`}, Values: []any{"<a>\n"}}, `{"q\"":"\u003ca\u003e\n"}`},
+		{"missing value", analytics.Row{Columns: []string{"a"}}, `{"a":null}`},
+		{"empty", analytics.Row{}, `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(tt.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.want {
+				t.Fatalf("got %s, want %s", b, tt.want)
+			}
+		})
+	}
+}
+
+func TestLocalDate(t *testing.T) {
+	tests := []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2025, 3, 15, 1, 0, 0, 0, time.FixedZone("", 8*3600)), "2025-03-15"}, // 2025-03-14 UTC
+		{time.Date(2025, 3, 14, 23, 0, 0, 0, time.FixedZone("", -5*3600)), "2025-03-14"},
+		{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), "1970-01-01"},
+		{time.Time{}, "1970-01-01"},
+	}
+	for _, tt := range tests {
+		if got := analytics.LocalDate(tt.in).Format(time.DateOnly); got != tt.want {
+			t.Errorf("LocalDate(%v) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func compactJSON(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func sorted(ss []string) []string {
+	out := append([]string(nil), ss...)
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

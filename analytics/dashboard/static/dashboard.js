@@ -1,0 +1,369 @@
+// idlink dashboard: fetches the analytics reports from api/reports/{name}
+// every 10 s and draws them with the vendored Chart.js (window.Chart).
+//
+// Each panel (section.panel, id below) gets, once drawn with data:
+//   data-ready="true", data-points="N" (rows drawn: one point or bar each),
+//   data-updated="<ISO time>"; a failed fetch sets data-error and keeps the
+//   last data. The table under the chart holds the same rows.
+'use strict';
+
+(() => {
+  const REFRESH_MS = 10000;
+  const num = new Intl.NumberFormat('en-US');
+
+  // Document types in a fixed order and colour; the residence permit is the
+  // one this dashboard is about, so it gets the strong red everywhere.
+  const DOC_TYPES = {
+    residence_permit: { label: 'Residence permit', color: '#c81e3a' },
+    mainland_travel_permit: { label: 'HK/Macao travel permit', color: '#2563eb' },
+    taiwan_travel_permit: { label: 'Taiwan travel permit', color: '#0d9488' },
+    hkid: { label: 'HKID', color: '#7c3aed' },
+    macao_id: { label: 'Macao ID', color: '#d97706' },
+    passport: { label: 'Passport', color: '#475569' },
+    mainland_id: { label: 'Mainland ID', color: '#65a30d' },
+  };
+  const EXTRA_COLORS = ['#db2777', '#0891b2', '#a16207', '#4f46e5', '#15803d', '#9333ea'];
+  const CHANNELS = { online: '#2563eb', offline: '#d97706' };
+  const MUTED = ['#64748b', '#94a3b8', '#475569', '#cbd5e1', '#334155', '#a5b4c3'];
+
+  const docOrder = Object.keys(DOC_TYPES);
+  const byDocOrder = (a, b) => {
+    const ia = docOrder.indexOf(a), ib = docOrder.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || (a < b ? -1 : a > b ? 1 : 0);
+  };
+  const docLabel = (t) => (DOC_TYPES[t] ? DOC_TYPES[t].label : t || '(none)');
+  const docColor = (t, i) => (DOC_TYPES[t] ? DOC_TYPES[t].color : EXTRA_COLORS[i % EXTRA_COLORS.length]);
+  // wrap splits a label into lines of about 10 characters (Chart.js draws an
+  // array label as several lines).
+  const wrap = (label) => label.split(' ').reduce((lines, w) => {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && (last + ' ' + w).length <= 10) lines[lines.length - 1] = last + ' ' + w;
+    else lines.push(w);
+    return lines;
+  }, []);
+  const uniq = (xs) => [...new Set(xs)];
+  const sum = (xs) => xs.reduce((a, b) => a + Number(b || 0), 0);
+
+  // Days from first to last (YYYY-MM-DD, UTC), or just the given days when
+  // the range is too long to draw day by day.
+  function dayRange(days) {
+    if (days.length === 0) return [];
+    const sorted = [...days].sort();
+    const first = Date.parse(sorted[0] + 'T00:00:00Z');
+    const last = Date.parse(sorted[sorted.length - 1] + 'T00:00:00Z');
+    const n = Math.round((last - first) / 86400000) + 1;
+    if (!Number.isFinite(n) || n > 1100) return sorted;
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(new Date(first + i * 86400000).toISOString().slice(0, 10));
+    return out;
+  }
+
+  const baseOptions = (extra) => Object.assign({
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: 'nearest', intersect: false },
+    plugins: { legend: { position: 'bottom', labels: { boxWidth: 14 } } },
+  }, extra);
+
+  const countAxis = (title) => ({ beginAtZero: true, title: { display: true, text: title }, ticks: { precision: 0 } });
+
+  // The panels: which report each draws, how it filters and charts it, and
+  // which columns its table shows.
+  const panels = [
+    {
+      id: 'activations-over-time',
+      report: 'activations-over-time',
+      columns: ['day', 'doc_type', 'channel', 'events'],
+      chart(rows) {
+        const labels = dayRange(uniq(rows.map((r) => r.day)));
+        const index = new Map(labels.map((d, i) => [d, i]));
+        const keys = uniq(rows.map((r) => r.doc_type + '\u0000' + r.channel)).sort((a, b) => {
+          const [ta, ca] = a.split('\u0000'), [tb, cb] = b.split('\u0000');
+          return byDocOrder(ta, tb) || (ca < cb ? 1 : ca > cb ? -1 : 0); // online before offline
+        });
+        const datasets = keys.map((k, i) => {
+          const [type, channel] = k.split('\u0000');
+          const data = labels.map(() => 0);
+          for (const r of rows) {
+            if (r.doc_type === type && r.channel === channel) data[index.get(r.day)] += Number(r.events);
+          }
+          const color = docColor(type, i);
+          return {
+            label: `${docLabel(type)} · ${channel || 'no channel'}`,
+            data, borderColor: color, backgroundColor: color,
+            borderDash: channel === 'offline' ? [6, 4] : [],
+            borderWidth: labels.length > 60 ? 1.5 : 2, pointRadius: labels.length > 60 ? 0 : 3, tension: 0,
+          };
+        });
+        return {
+          type: 'line',
+          data: { labels, datasets },
+          height: datasets.length > 6 ? 420 : 0, // room for a long legend
+          options: baseOptions({
+            scales: { x: { title: { display: true, text: 'day' }, ticks: { maxTicksLimit: 16 } }, y: countAxis('activations') },
+            // A short line per series in the legend, dashed for offline.
+            plugins: {
+              legend: {
+                position: 'bottom',
+                labels: {
+                  usePointStyle: true, pointStyle: 'line', pointStyleWidth: 32,
+                  // Point-style legend items take no dash from the line: add it.
+                  generateLabels: (chart) => window.Chart.defaults.plugins.legend.labels.generateLabels(chart)
+                    .map((item) => Object.assign(item, { lineDash: chart.data.datasets[item.datasetIndex].borderDash })),
+                },
+              },
+            },
+          }),
+        };
+      },
+    },
+    {
+      id: 'activations-by-doc-type',
+      report: 'activations-by-doc-type',
+      columns: ['doc_type', 'channel', 'events', 'persons'],
+      chart(rows) {
+        const types = uniq(rows.map((r) => r.doc_type)).sort(byDocOrder);
+        const channels = uniq(rows.map((r) => r.channel)).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+        const find = (t, c) => rows.find((r) => r.doc_type === t && r.channel === c);
+        const datasets = channels.map((c, i) => ({
+          label: c || 'no channel',
+          data: types.map((t) => Number((find(t, c) || {}).events || 0)),
+          persons: types.map((t) => Number((find(t, c) || {}).persons || 0)),
+          backgroundColor: CHANNELS[c] || MUTED[i % MUTED.length],
+          borderRadius: 3,
+        }));
+        return {
+          type: 'bar',
+          data: { labels: types.map((t) => wrap(docLabel(t))), datasets },
+          options: baseOptions({
+            interaction: { mode: 'index', intersect: false },
+            scales: { x: { ticks: { maxRotation: 0, autoSkip: false } }, y: countAxis('activations (events)') },
+            plugins: {
+              legend: { position: 'bottom' },
+              tooltip: {
+                callbacks: {
+                  label: (ctx) => `${ctx.dataset.label}: ${num.format(ctx.raw)} events, ${num.format(ctx.dataset.persons[ctx.dataIndex])} persons`,
+                },
+              },
+            },
+          }),
+        };
+      },
+    },
+    {
+      id: 'verification-rejections',
+      report: 'verifications',
+      filter: (r) => r.outcome === 'rejected',
+      columns: ['relying_party', 'doc_type', 'reason', 'events'],
+      highlight: (r) => r.doc_type === 'residence_permit',
+      chart(rows) {
+        const cat = (r) => `${r.relying_party || '(unknown)'} · ${r.reason || 'no reason'}`;
+        const labels = uniq(rows.map(cat));
+        const types = uniq(rows.map((r) => r.doc_type)).sort(byDocOrder);
+        let muted = 0;
+        const datasets = types.map((t) => ({
+          label: docLabel(t),
+          data: labels.map((l) => sum(rows.filter((r) => cat(r) === l && r.doc_type === t).map((r) => r.events))),
+          backgroundColor: t === 'residence_permit' ? DOC_TYPES.residence_permit.color : MUTED[muted++ % MUTED.length],
+          borderRadius: 2,
+        }));
+        return {
+          type: 'bar',
+          data: { labels, datasets },
+          options: baseOptions({
+            indexAxis: 'y',
+            interaction: { mode: 'index', intersect: false },
+            scales: { x: Object.assign(countAxis('rejected verifications'), { stacked: true }), y: { stacked: true } },
+          }),
+          height: Math.max(320, 70 + labels.length * 34),
+        };
+      },
+      after(section, rows) {
+        const rp = rows.filter((r) => r.doc_type === 'residence_permit');
+        const events = sum(rp.map((r) => r.events));
+        const p = section.querySelector('.callout');
+        p.dataset.highlightEvents = String(events);
+        p.dataset.highlightPoints = String(rp.length);
+        p.classList.toggle('none', events === 0);
+        p.hidden = false;
+        if (rows.length === 0) {
+          p.textContent = 'No rejections yet.';
+        } else if (events === 0) {
+          p.textContent = 'No residence-permit rejections.';
+        } else {
+          const where = uniq(rp.map((r) => `${r.relying_party} (${r.reason || 'no reason'})`)).join(', ');
+          p.textContent = `Residence permit rejected ${num.format(events)} times by ${where}.`;
+        }
+      },
+    },
+    {
+      id: 'linked-persons',
+      report: 'linked-persons',
+      columns: ['doc_types', 'persons'],
+      chart(rows) {
+        const sorted = [...rows].sort((a, b) => Number(a.doc_types) - Number(b.doc_types));
+        return {
+          type: 'bar',
+          data: {
+            labels: sorted.map((r) => (Number(r.doc_types) === 1 ? '1 type' : `${r.doc_types} types`)),
+            datasets: [{
+              label: 'persons',
+              data: sorted.map((r) => Number(r.persons)),
+              backgroundColor: sorted.map((r) => (Number(r.doc_types) > 1 ? '#0d9488' : '#94a3b8')),
+              borderRadius: 3,
+            }],
+          },
+          options: baseOptions({
+            plugins: { legend: { display: false } },
+            scales: { x: { title: { display: true, text: 'document types held' } }, y: countAxis('persons') },
+          }),
+        };
+      },
+    },
+  ];
+
+  const charts = new Map(); // panel id -> Chart
+
+  async function fetchReport(name) {
+    const res = await fetch('api/reports/' + encodeURIComponent(name), { cache: 'no-store', headers: { Accept: 'application/json' } });
+    let body = null;
+    try { body = await res.json(); } catch (e) { /* not JSON: reported below */ }
+    if (!res.ok) throw new Error((body && body.error) || `HTTP ${res.status}`);
+    if (!Array.isArray(body)) throw new Error(`report ${name}: want a JSON array`);
+    return body;
+  }
+
+  function fillTable(section, panel, rows) {
+    const table = section.querySelector('table');
+    const isNum = (c) => ['events', 'persons', 'doc_types'].includes(c);
+    const head = document.createElement('tr');
+    for (const c of panel.columns) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = c;
+      if (isNum(c)) th.className = 'num';
+      head.append(th);
+    }
+    table.tHead.replaceChildren(head);
+    const body = rows.map((r) => {
+      const tr = document.createElement('tr');
+      if (panel.highlight && panel.highlight(r)) {
+        tr.className = 'highlight';
+        tr.dataset.highlight = 'true';
+      }
+      for (const c of panel.columns) {
+        const td = document.createElement('td');
+        td.dataset.column = c;
+        const v = r[c];
+        if (isNum(c)) {
+          td.className = 'num';
+          td.dataset.value = String(v);
+          td.textContent = num.format(Number(v));
+        } else {
+          td.textContent = v === '' || v == null ? '—' : String(v);
+        }
+        tr.append(td);
+      }
+      return tr;
+    });
+    if (body.length === 0) {
+      const tr = document.createElement('tr');
+      const td = document.createElement('td');
+      td.colSpan = panel.columns.length;
+      td.textContent = 'no rows';
+      tr.append(td);
+      body.push(tr);
+    }
+    table.tBodies[0].replaceChildren(...body);
+  }
+
+  function draw(section, panel, rows) {
+    const cfg = panel.chart(rows);
+    const box = section.querySelector('.chart');
+    box.style.height = cfg.height ? cfg.height + 'px' : ''; // else the stylesheet's
+    let chart = charts.get(panel.id);
+    if (chart && chart.config.type === cfg.type) {
+      chart.data = cfg.data;
+      chart.options = cfg.options;
+      chart.update('none');
+    } else {
+      if (chart) chart.destroy();
+      chart = new window.Chart(section.querySelector('canvas'), { type: cfg.type, data: cfg.data, options: cfg.options });
+      charts.set(panel.id, chart);
+    }
+    section.querySelector('.empty').hidden = rows.length > 0;
+  }
+
+  function setError(section, message) {
+    let p = section.querySelector('.panel-error');
+    if (!message) {
+      if (p) p.remove();
+      delete section.dataset.error;
+      return;
+    }
+    if (!p) {
+      p = document.createElement('p');
+      p.className = 'panel-error';
+      p.setAttribute('role', 'alert');
+      section.querySelector('.sub').after(p);
+    }
+    p.textContent = message;
+    section.dataset.error = message;
+  }
+
+  async function updatePanel(panel) {
+    const section = document.getElementById(panel.id);
+    try {
+      const all = await fetchReport(panel.report);
+      const rows = panel.filter ? all.filter(panel.filter) : all;
+      draw(section, panel, rows);
+      fillTable(section, panel, rows);
+      if (panel.after) panel.after(section, rows);
+      setError(section, '');
+      section.dataset.points = String(rows.length);
+      section.dataset.updated = new Date().toISOString();
+      section.dataset.ready = 'true';
+      return null;
+    } catch (err) {
+      const msg = (err && err.message) || String(err);
+      const shown = section.dataset.ready === 'true' ? 'showing the last data; ' : '';
+      setError(section, `Could not load ${panel.report}: ${msg} (${shown}retrying every ${REFRESH_MS / 1000} s)`);
+      return msg;
+    }
+  }
+
+  async function refresh() {
+    const status = document.getElementById('status');
+    const errors = (await Promise.all(panels.map(updatePanel))).filter(Boolean);
+    const time = new Date().toLocaleTimeString('en-GB');
+    if (errors.length) {
+      status.className = 'status error';
+      status.textContent = `${errors.length} of ${panels.length} reports failed at ${time}; retrying every ${REFRESH_MS / 1000} s`;
+      status.title = errors[0];
+    } else {
+      status.className = 'status';
+      status.textContent = `Updated ${time} · refreshes every ${REFRESH_MS / 1000} s`;
+      status.removeAttribute('title');
+    }
+    document.body.dataset.refreshed = new Date().toISOString();
+    setTimeout(refresh, REFRESH_MS);
+  }
+
+  function start() {
+    if (!window.Chart) {
+      const status = document.getElementById('status');
+      status.className = 'status error';
+      status.textContent = 'Chart.js did not load (static/vendor/chart.js/chart.umd.js).';
+      return;
+    }
+    const Chart = window.Chart;
+    Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
+    Chart.defaults.font.size = 13;
+    Chart.defaults.color = '#1c2430';
+    refresh();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Runs idlink's analytics SQL on current ClickHouse, in-process via chdb.
+
+The local stack runs ClickHouse 18.16; production runs a current release.
+This check applies every migration (twice: they must be idempotent), loads
+fixture.sql and runs every report query, comparing the rows with
+expected.json. The Go test TestFixtureReports does the same on 18.16, so both
+engines must give identical answers.
+
+Usage: python3 analytics/sqlcheck/check.py   (from anywhere; exit 0 = pass)
+Install chdb first with analytics/sqlcheck/install.sh.
+"""
+
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ANALYTICS = os.path.dirname(HERE)
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def split_statements(text):
+    """Same rule as analytics.SplitStatements in Go: a statement ends with a
+    line whose last non-blank character is ';'; lines that are only a `--`
+    comment are dropped, and so are empty statements."""
+    out, cur = [], []
+
+    def flush():
+        s = "\n".join(cur).strip()
+        if s.endswith(";"):
+            s = s[:-1].strip()
+        if s:
+            out.append(s)
+        cur.clear()
+
+    for line in text.replace("\r\n", "\n").split("\n"):
+        t = line.strip()
+        if t.startswith("--"):
+            continue
+        cur.append(line.rstrip(" \t"))
+        if t.endswith(";"):
+            flush()
+    flush()
+    return out
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def migrations():
+    d = os.path.join(ANALYTICS, "migrations")
+    files = []
+    for name in os.listdir(d):
+        m = MIGRATION_NAME.match(name)
+        if not m:
+            raise SystemExit(f"migration file {name}: name must be NNNN_lower_snake.sql")
+        files.append((int(m.group(1)), name))
+    files.sort()
+    return [(v, name, split_statements(read(os.path.join(d, name)))) for v, name in files]
+
+
+def reports():
+    d = os.path.join(ANALYTICS, "reports")
+    out = {}
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".sql"):
+            stmts = split_statements(read(os.path.join(d, name)))
+            if len(stmts) != 1:
+                raise SystemExit(f"reports/{name} must hold exactly one statement, has {len(stmts)}")
+            out[name[:-4]] = stmts[0]
+    return out
+
+
+def unescape_tsv(s):
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "\\": "\\", "0": "\0"}.get(m.group(1), m.group(1)), s)
+
+
+def parse_tsv(text):
+    """TabSeparatedWithNamesAndTypes -> list of dicts, integers as ints."""
+    lines = [l for l in text.split("\n") if l != ""]
+    if len(lines) < 2:
+        raise ValueError(f"no header in result: {text!r}")
+    names, types = lines[0].split("\t"), lines[1].split("\t")
+    rows = []
+    for line in lines[2:]:
+        vals = [unescape_tsv(v) for v in line.split("\t")]
+        row = {}
+        for n, t, v in zip(names, types, vals):
+            row[n] = int(v) if re.match(r"^U?Int\d+$", t) else v
+        rows.append(row)
+    return names, rows
+
+
+def main():
+    try:
+        import chdb
+        from chdb import session
+    except ImportError:
+        print("chdb is not installed: run analytics/sqlcheck/install.sh", file=sys.stderr)
+        return 2
+
+    sess = session.Session()
+    failures = []
+
+    def q(sql, fmt="TabSeparatedWithNamesAndTypes"):
+        res = sess.query(sql, fmt)
+        err = getattr(res, "error_message", None)
+        if callable(err):
+            err = err()
+        if err:
+            raise RuntimeError(err)
+        return res.bytes().decode() if hasattr(res, "bytes") else str(res)
+
+    try:
+        version = parse_tsv(q("SELECT version() AS v"))[1][0]["v"]
+        print(f"chdb {chdb.__version__}, ClickHouse {version}")
+        q("CREATE DATABASE IF NOT EXISTS idlink_sqlcheck")
+        q("USE idlink_sqlcheck")
+
+        ms = migrations()
+        for attempt in (1, 2):  # idempotent: applying twice must work
+            for v, name, stmts in ms:
+                for i, st in enumerate(stmts, 1):
+                    try:
+                        q(st)
+                    except Exception as e:  # noqa: BLE001 - report and go on
+                        failures.append(f"migration {name} statement {i} (pass {attempt}): {e}")
+        # The migration bookkeeping queries Go runs (analytics/migrate.go).
+        for v, name, _ in ms:
+            q(f"INSERT INTO schema_migrations (version, name, applied_at) VALUES ({v}, '{name}', now())")
+        _, applied = parse_tsv(q("SELECT DISTINCT version FROM schema_migrations"))
+        if sorted(r["version"] for r in applied) != [v for v, _, _ in ms]:
+            failures.append(f"schema_migrations holds {applied}")
+
+        for i, st in enumerate(split_statements(read(os.path.join(HERE, "fixture.sql"))), 1):
+            try:
+                q(st)
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"fixture.sql statement {i}: {e}")
+
+        expected = json.loads(read(os.path.join(HERE, "expected.json")))
+        rs = reports()
+        if sorted(rs) != sorted(expected):
+            failures.append(f"reports/ has {sorted(rs)} but expected.json has {sorted(expected)}")
+        for name, sql in rs.items():
+            try:
+                cols, rows = parse_tsv(q(sql))
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"report {name}: {e}")
+                continue
+            want = expected.get(name, [])
+            if want and cols != list(want[0].keys()):
+                failures.append(f"report {name}: columns {cols}, want {list(want[0].keys())}")
+            if rows != want:
+                failures.append(f"report {name}:\n  got  {json.dumps(rows)}\n  want {json.dumps(want)}")
+            else:
+                print(f"ok  {name}: {len(rows)} rows")
+    finally:
+        sess.close()
+
+    for f in failures:
+        print("FAIL " + f, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

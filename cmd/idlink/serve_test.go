@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idlink/idlink/analytics"
+	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/pipeline"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serveApp is an app whose variables come from env first, then the process
+// environment, writing its output and log to the returned buffers.
+func serveApp(env map[string]string) (*app, *lockedBuffer, *lockedBuffer) {
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	return &app{
+		stdin:  strings.NewReader(""),
+		stdout: out,
+		stderr: errb,
+		lookup: func(k string) (string, bool) {
+			if v, ok := env[k]; ok {
+				return v, true
+			}
+			return os.LookupEnv(k)
+		},
+		log: slog.New(slog.NewTextHandler(errb, nil)),
+	}, out, errb
+}
+
+func TestServeBadStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		says []string
+	}{
+		{"--addr in use", []string{"serve", "--addr", addr}, nil, 1, []string{addr, "address already in use", "--addr", "IDLINK_HTTP_ADDR"}},
+		{"IDLINK_HTTP_ADDR in use", []string{"serve"}, map[string]string{"IDLINK_HTTP_ADDR": addr}, 1, []string{addr, "--addr", "IDLINK_HTTP_ADDR"}},
+		{"bad address", []string{"serve", "--addr", "127.0.0.1:notaport"}, nil, 1, []string{"127.0.0.1:notaport", "--addr", "IDLINK_HTTP_ADDR"}},
+		{"stray argument", []string{"serve", "now"}, nil, 2, []string{`unexpected argument "now"`}},
+		{"unknown flag", []string{"serve", "--port", "80"}, nil, 2, []string{"flag provided but not defined", "--addr"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _, errb := serveApp(tt.env)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			code := a.main(ctx, tt.args)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, errb)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(errb.String(), s) {
+					t.Errorf("stderr does not mention %q:\n%s", s, errb)
+				}
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s to fail", d)
+			}
+		})
+	}
+}
+
+// TestServeDashboard runs `idlink serve` on a fresh database of the local
+// stack: it migrates, answers the API and the page, and shuts down cleanly
+// when its context ends (SIGINT/SIGTERM in the binary).
+func TestServeDashboard(t *testing.T) {
+	cfg := stacktest.Config(t)
+	t.Cleanup(func() { dropDatabase(t, cfg) })
+	a, _, logs := serveApp(map[string]string{
+		"CLICKHOUSE_DATABASE": cfg.ClickHouseDatabase,
+		"IDLINK_HTTP_ADDR":    "127.0.0.1:0",
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- a.main(ctx, []string{"serve"}) }()
+
+	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	var url string
+	for deadline := time.Now().Add(time.Minute); url == ""; time.Sleep(20 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("idlink serve exited with %d before serving:\n%s", code, logs)
+		default:
+		}
+		if m := urlRE.FindStringSubmatch(logs.String()); m != nil {
+			url = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idlink serve logged no URL within a minute:\n%s", logs)
+		}
+	}
+
+	tests := []struct {
+		path   string
+		status int
+		body   string // prefix of the body
+	}{
+		{"healthz", 200, `{"status":"ok"}`},
+		{"api/reports", 200, `["activations-by-doc-type",`},
+		{"api/reports/verifications", 200, "[]\n"}, // migrated: the tables exist, empty
+		{"api/reports/linked-persons", 200, "[]\n"},
+		{"api/reports/nope", 404, `{"error":"unknown report \"nope\"`},
+		{"", 200, "<!doctype html>"},
+		{"metrics", 200, "# HELP"},
+	}
+	for _, tt := range tests {
+		res, err := http.Get(url + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != tt.status || !strings.HasPrefix(string(b), tt.body) {
+			t.Errorf("GET /%s: %d %q, want %d starting %q", tt.path, res.StatusCode, truncateString(string(b), 200), tt.status, tt.body)
+		}
+	}
+
+	cancel() // what SIGINT/SIGTERM do to the binary's context
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after shutdown, want 0:\n%s", code, logs)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("idlink serve did not stop after its context ended:\n%s", logs)
+	}
+	if _, err := http.Get(url + "healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func TestServeURL(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080/"},
+		{"0.0.0.0:8080", "http://localhost:8080/"},
+		{"[::]:9000", "http://localhost:9000/"},
+		{"[::1]:9000", "http://[::1]:9000/"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := serverURL(addr); got != tt.want {
+			t.Errorf("serverURL(%s) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// dropDatabase removes the test's ClickHouse database (stacktest leaves it).
+func dropDatabase(t *testing.T, cfg *pipeline.Config) {
+	if os.Getenv("IDLINK_TEST_KEEP_DB") != "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		t.Logf("dropping test database %s: %v", cfg.ClickHouseDatabase, err)
+		return
+	}
+	defer s.Close()
+	if err := s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+cfg.ClickHouseDatabase+"`"); err != nil {
+		t.Logf("dropping test database %s: %v", cfg.ClickHouseDatabase, err)
+	}
+}
+
+func truncateString(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
