@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/analytics/analyticstest"
 	sink "github.com/idlink/idlink/consumers/analytics"
+	"github.com/idlink/idlink/internal/stacktest"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/schemas"
 )
@@ -200,72 +198,17 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until stopped; stopping closes
-// the listener and every open connection, like a server going away.
-type proxy struct {
-	t      testing.TB
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func (p *proxy) start() {
-	p.t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.addr = ln.Addr().String()
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestClickHouseDown cuts the sink off ClickHouse: Handle must fail (so
 // RunConsumer retries and commits nothing), then succeed once it is back.
 func TestClickHouseDown(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	cfg := analyticstest.Config(t)
 	analyticstest.Store(t, cfg) // creates and later drops the database
-	p := &proxy{t: t, target: cfg.ClickHouseAddr}
-	p.start()
-	t.Cleanup(p.stop)
+	p := &stacktest.Proxy{T: t, Target: cfg.ClickHouseAddr}
+	p.Start()
+	t.Cleanup(p.Stop)
 	pcfg := *cfg
-	pcfg.ClickHouseAddr = p.addr
+	pcfg.ClickHouseAddr = p.Addr
 	pcfg.Timeout = 2 * time.Second
 	s, err := sink.New(ctx, &pcfg, newCodec(t), nil)
 	if err != nil {
@@ -280,7 +223,7 @@ func TestClickHouseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p.stop()
+	p.Stop()
 	start := time.Now()
 	err = s.Handle(ctx, msg("b"))
 	if err == nil {
@@ -291,7 +234,7 @@ func TestClickHouseDown(t *testing.T) {
 		t.Errorf("error does not name CLICKHOUSE_ADDR: %v", err)
 	}
 
-	p.start() // same address
+	p.Start() // same address
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if err = s.Handle(ctx, msg("b")); err == nil {
