@@ -5,7 +5,6 @@
 package producers
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -146,12 +145,9 @@ func Parse(line []byte) (*Input, *Rejection) {
 		return nil, &Rejection{Reason: ReasonLineTooLong, Detail: fmt.Sprintf("line is %d bytes, the limit is %d", len(line), MaxLineBytes)}
 	}
 	var in Input
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if err := dec.Decode(&in); err != nil {
+	// Unmarshal also rejects anything after the object.
+	if err := json.Unmarshal(line, &in); err != nil {
 		return nil, &Rejection{Reason: ReasonBadJSON, Detail: jsonDetail(err)}
-	}
-	if dec.More() {
-		return nil, &Rejection{EventID: in.EventID, Reason: ReasonBadJSON, Detail: "more than one JSON value on the line"}
 	}
 	return &in, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -74,115 +76,187 @@ func New(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, opts O
 // Close flushes and closes the Kafka writer.
 func (p *Producer) Close() error { return p.writer.Close() }
 
+// chunkLines is how many lines travel together through the workers.
+const chunkLines = 1024
+
+// line is one input line and, once a worker has seen it, its outcome.
+type lineJob struct {
+	n   int
+	raw []byte
+	// outcome
+	id  string // accepted event id ("" if rejected)
+	msg kafka.Message
+	rej *Rejection
+}
+
+type chunk struct {
+	lines []lineJob
+	done  chan struct{}
+}
+
 // ProduceFile reads JSON Lines from r and publishes every valid event to its
 // agency's topic and every invalid one to the dead-letter topic. source names
 // the input in dead-letter records. A repeated event_id is published once.
 // Only a Kafka failure stops it early.
+//
+// Lines are parsed, validated, pseudonymised and encoded by one worker per
+// CPU; results are taken in file order, so one document's events keep their
+// order on its partition.
 func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) (*Result, error) {
-	res := &Result{Reasons: map[string]int{}}
-	ps := NewPseudonymizer(p.cfg.PseudonymKey)
-	seen := map[string]bool{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *chunk, 2*runtime.GOMAXPROCS(0))
+	order := make(chan *chunk, 4*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps := NewPseudonymizer(p.cfg.PseudonymKey)
+			for c := range jobs {
+				for k := range c.lines {
+					p.prepare(&c.lines[k], ps, source)
+				}
+				close(c.done)
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		readErr <- readChunks(ctx, r, source, func(c *chunk) bool {
+			select {
+			case jobs <- c:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case order <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+
 	batches := make(chan []kafka.Message, 2)
-	errc := make(chan error, 1)
+	writeErr := make(chan error, 1)
 	go func() {
 		var werr error
 		for b := range batches {
 			if werr == nil {
-				werr = p.write(ctx, b)
+				if werr = p.write(ctx, b); werr != nil {
+					cancel()
+				}
 			}
 		}
-		errc <- werr
+		writeErr <- werr
 	}()
-	batch := make([]kafka.Message, 0, p.opts.BatchSize)
-	flush := func() {
-		if len(batch) > 0 {
-			batches <- batch
-			batch = make([]kafka.Message, 0, p.opts.BatchSize)
-		}
-	}
-	reject := func(line int, raw []byte, in *Input, rj *Rejection) error {
-		res.Rejected++
-		res.Reasons[rj.Reason]++
-		if p.opts.OnReject != nil {
-			p.opts.OnReject(LineError{Line: line, Rejection: *rj})
-		}
-		b, err := p.codec.EncodeDeadLetter(&schemas.DeadLetter{
-			EventID:    rj.EventID,
-			Reason:     rj.Reason,
-			Detail:     rj.Detail,
-			Stage:      "producer",
-			Source:     fmt.Sprintf("%s:%d", source, line),
-			RejectedAt: p.opts.Now(),
-			Payload:    Redact(raw, in, ps),
-		})
-		if err != nil {
-			return err
-		}
-		batch = append(batch, kafka.Message{Topic: p.topics.DeadLetter(), Key: []byte(rj.EventID), Value: b})
-		return nil
-	}
 
-	br := bufio.NewReaderSize(r, 256<<10)
-	var rerr error
-	for n := 1; ; n++ {
-		line, tooLong, err := readLine(br)
-		if err != nil && !errors.Is(err, io.EOF) {
-			rerr = fmt.Errorf("reading %s line %d: %w", source, n, err)
-			break
-		}
-		if len(line) == 0 && !tooLong && errors.Is(err, io.EOF) {
-			break
-		}
-		if trimmed := trimSpace(line); len(trimmed) == 0 && !tooLong {
-			if errors.Is(err, io.EOF) {
-				break
+	res := &Result{Reasons: map[string]int{}}
+	seen := map[string]bool{}
+	batch := make([]kafka.Message, 0, p.opts.BatchSize)
+	for c := range order {
+		<-c.done
+		for k := range c.lines {
+			l := &c.lines[k]
+			switch {
+			case l.rej != nil:
+				res.Rejected++
+				res.Reasons[l.rej.Reason]++
+				if p.opts.OnReject != nil {
+					p.opts.OnReject(LineError{Line: l.n, Rejection: *l.rej})
+				}
+				batch = append(batch, l.msg)
+			case seen[l.id]:
+				res.Duplicates++
+			default:
+				seen[l.id] = true
+				res.Accepted++
+				batch = append(batch, l.msg)
 			}
-			continue // blank lines are not events
-		}
-		var in *Input
-		var rj *Rejection
-		var ev *schemas.Event
-		if tooLong {
-			rj = &Rejection{Reason: ReasonLineTooLong, Detail: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)}
-			line = line[:0]
-		} else if in, rj = Parse(line); rj == nil {
-			ev, rj = Validate(in, ps)
-		}
-		if rj != nil {
-			if e := reject(n, line, in, rj); e != nil {
-				rerr = e
-				break
+			if len(batch) >= p.opts.BatchSize {
+				batches <- batch
+				batch = make([]kafka.Message, 0, p.opts.BatchSize)
 			}
-		} else if seen[ev.EventID] {
-			res.Duplicates++
-		} else {
-			seen[ev.EventID] = true
-			ev.ProducedAt = p.opts.Now()
-			b, e := p.codec.EncodeEvent(ev)
-			if e != nil {
-				rerr = e
-				break
-			}
-			batch = append(batch, kafka.Message{Topic: p.topics.Agency(ev.Agency), Key: messageKey(ev), Value: b})
-			res.Accepted++
-		}
-		if len(batch) >= p.opts.BatchSize {
-			flush()
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if n%1024 == 0 && ctx.Err() != nil {
-			rerr = ctx.Err()
-			break
 		}
 	}
-	flush()
+	if len(batch) > 0 {
+		batches <- batch
+	}
 	close(batches)
-	if werr := <-errc; werr != nil {
+	wg.Wait()
+	werr := <-writeErr
+	rerr := <-readErr
+	if werr != nil {
 		return res, werr
 	}
 	return res, rerr
+}
+
+// prepare turns one line into a Kafka message: the event on its agency's
+// topic, or a dead letter.
+func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
+	var in *Input
+	var ev *schemas.Event
+	if l.raw == nil {
+		l.rej = &Rejection{Reason: ReasonLineTooLong, Detail: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)}
+	} else if in, l.rej = Parse(l.raw); l.rej == nil {
+		ev, l.rej = Validate(in, ps)
+	}
+	if l.rej == nil {
+		ev.ProducedAt = p.opts.Now()
+		b, err := p.codec.EncodeEvent(ev)
+		if err != nil {
+			l.rej = &Rejection{EventID: ev.EventID, Reason: "unencodable", Detail: err.Error()}
+		} else {
+			l.id = ev.EventID
+			l.msg = kafka.Message{Topic: p.topics.Agency(ev.Agency), Key: messageKey(ev), Value: b}
+			return
+		}
+	}
+	b, err := p.codec.EncodeDeadLetter(&schemas.DeadLetter{
+		EventID:    l.rej.EventID,
+		Reason:     l.rej.Reason,
+		Detail:     l.rej.Detail,
+		Stage:      "producer",
+		Source:     fmt.Sprintf("%s:%d", source, l.n),
+		RejectedAt: p.opts.Now(),
+		Payload:    Redact(l.raw, in, ps),
+	})
+	if err != nil { // cannot happen with the embedded schema; keep the record minimal
+		b, _ = p.codec.EncodeDeadLetter(&schemas.DeadLetter{Reason: l.rej.Reason, Stage: "producer", Source: source})
+	}
+	l.msg = kafka.Message{Topic: p.topics.DeadLetter(), Key: []byte(l.rej.EventID), Value: b}
+}
+
+// readChunks splits r into chunks of lines (blank lines skipped; over-long
+// lines kept with a nil raw) and hands each to emit, which returns false to
+// stop.
+func readChunks(ctx context.Context, r io.Reader, source string, emit func(*chunk) bool) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	c := &chunk{done: make(chan struct{})}
+	for n := 1; ; n++ {
+		line, tooLong, err := readLine(br)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading %s line %d: %w", source, n, err)
+		}
+		if tooLong {
+			c.lines = append(c.lines, lineJob{n: n})
+		} else if len(trimSpace(line)) > 0 {
+			c.lines = append(c.lines, lineJob{n: n, raw: append([]byte(nil), line...)})
+		}
+		if errors.Is(err, io.EOF) || len(c.lines) == chunkLines {
+			if len(c.lines) > 0 && !emit(c) {
+				return ctx.Err()
+			}
+			c = &chunk{done: make(chan struct{})}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
 }
 
 func (p *Producer) write(ctx context.Context, msgs []kafka.Message) error {
