@@ -192,3 +192,52 @@ func TestBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsFollowResolution runs the whole pipeline through the binary and
+// checks every report's rows, with persons counted after a later merge.
+func TestStatsFollowResolution(t *testing.T) {
+	c, _ := newCLI(t)
+	rp := gb("82000019900211001")
+	ev := func(id, typ, agency, day, docs, attrs string) string {
+		return `{"event_id":"` + id + `","type":"` + typ + `","agency":"` + agency + `","occurred_at":"2025-03-` + day + `T09:00:00+08:00","region":"440700","documents":[` + docs + `],"attrs":{` + attrs + `}}`
+	}
+	d := func(typ, n string) string { return `{"type":"` + typ + `","number":"` + n + `"}` }
+	lines := []string{
+		ev("s1", "insurance.code_activated", "nhsa", "01", d("residence_permit", rp), `"channel":"offline"`),
+		ev("s2", "insurance.code_activated", "nhsa", "02", d("mainland_travel_permit", "M87654321"), `"channel":"online"`),
+		ev("s3", "insurance.code_activated", "nhsa", "03", d("passport", "PA111111"), `"channel":"offline"`),
+		ev("s4", "insurance.code_activated", "nhsa", "04", d("passport", "PB222222"), `"channel":"offline"`),
+		ev("s5", "insurance.enrolled", "nhsa", "05", d("residence_permit", rp)+","+d("mainland_travel_permit", "M8765432101"), `"scheme":"employee"`),
+		ev("s6", "identity.verified", "platform", "06", d("residence_permit", rp), `"relying_party":"alipay","outcome":"rejected","reason":"document_type_not_supported"`),
+		ev("s7", "identity.verified", "nia", "07", d("passport", "PA111111")+","+d("passport", "PB222222"), `"relying_party":"12306","outcome":"passed"`),
+		ev("s7", "identity.verified", "nia", "07", d("passport", "PA111111")+","+d("passport", "PB222222"), `"relying_party":"12306","outcome":"passed"`),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, stderr, code := c.run(ctx, "produce", "--file", writeEvents(t, c.dir, lines...)); code != 0 {
+		t.Fatalf("produce: %d %s", code, stderr)
+	}
+	if _, stderr, code := c.run(ctx, "run", "--exit-when-idle"); code != 0 {
+		t.Fatalf("run: %d %s", code, stderr)
+	}
+	want := map[string]string{
+		// s3 and s4 name two passports that s7 later shows are one person.
+		"activations-by-doc-type": `[{"doc_type":"mainland_travel_permit","channel":"online","events":1,"persons":1},{"doc_type":"passport","channel":"offline","events":2,"persons":1},{"doc_type":"residence_permit","channel":"offline","events":1,"persons":1}]`,
+		"enrollments-by-doc-type": `[{"doc_type":"mainland_travel_permit","events":1,"persons":1},{"doc_type":"residence_permit","events":1,"persons":1}]`,
+		"verifications":           `[{"relying_party":"12306","doc_type":"passport","outcome":"passed","reason":"","events":1},{"relying_party":"alipay","doc_type":"residence_permit","outcome":"rejected","reason":"document_type_not_supported","events":1}]`,
+		// the permit holder holds two types (residence permit + travel permit), the passport holder one.
+		"linked-persons": `[{"doc_types":1,"persons":1},{"doc_types":2,"persons":1}]`,
+	}
+	for report, w := range want {
+		out, stderr, code := c.run(ctx, "stats", report, "--json")
+		if code != 0 {
+			t.Fatalf("stats %s: %d %s", report, code, stderr)
+		}
+		if got := strings.TrimSpace(out); got != w {
+			t.Errorf("stats %s:\n got  %s\n want %s", report, got, w)
+		}
+	}
+	if _, stderr, code := c.run(ctx, "stats", "no-such-report", "--json"); code == 0 || !strings.Contains(stderr, "activations-by-doc-type") {
+		t.Fatalf("unknown report: exit %d, %q", code, stderr)
+	}
+}
