@@ -59,3 +59,22 @@ func BenchmarkResolveRedis(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkResolveMem is the resolver's own CPU cost, with an in-memory store.
+func BenchmarkResolveMem(b *testing.B) {
+	codec, _ := schemas.NewCodec()
+	mem := newMemStore()
+	res := New(mem.handle(), codec, discardPub{}, Options{})
+	const batch = 10000
+	var batches [][]kafka.Message
+	for i := 0; i < b.N; i++ {
+		batches = append(batches, syntheticBatch(codec, i*batch, batch))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := res.Handle(context.Background(), batches[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}

@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -90,8 +92,17 @@ func (r *Resolver) Handle(ctx context.Context, msgs []kafka.Message) error {
 	var dead []kafka.Message
 	items := make([]item, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		ev, reason, detail := r.decode(m)
+	type decoded struct {
+		ev             *schemas.Event
+		reason, detail string
+	}
+	dec := make([]decoded, len(msgs))
+	parallel(len(msgs), func(i int) {
+		d := &dec[i]
+		d.ev, d.reason, d.detail = r.decode(msgs[i])
+	})
+	for i, m := range msgs {
+		ev, reason, detail := dec[i].ev, dec[i].reason, dec[i].detail
 		if reason != "" {
 			dl, err := r.deadLetter(m, eventID(ev), reason, detail)
 			if err != nil {
@@ -286,9 +297,8 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		return nil, err
 	}
 
-	w := newWrites()
 	var deferred []item
-	var out []kafka.Message
+	var ready []*unit
 	held := map[string]bool{} // locks kept by units that go ahead
 	for _, u := range units {
 		ok := true
@@ -302,15 +312,32 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			deferred = append(deferred, u.items...)
 			continue
 		}
-		msgs, err := r.resolve(u, blobs, docCID, w)
-		if err != nil {
-			_ = r.store.Release(context.WithoutCancel(ctx), taken(allLocks, got))
-			return nil, err
-		}
-		out = append(out, msgs...)
+		ready = append(ready, u)
 		for _, l := range u.locks {
 			held[l] = true
 		}
+	}
+	// Units are independent: resolve them on every CPU, then merge in order.
+	type result struct {
+		w    *Writes
+		msgs []kafka.Message
+		err  error
+	}
+	results := make([]result, len(ready))
+	parallel(len(ready), func(i int) {
+		res := &results[i]
+		res.w = newWrites()
+		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, res.w)
+	})
+	w := newWrites()
+	var out []kafka.Message
+	for _, res := range results {
+		if res.err != nil {
+			_ = r.store.Release(context.WithoutCancel(ctx), taken(allLocks, got))
+			return nil, res.err
+		}
+		w.merge(res.w)
+		out = append(out, res.msgs...)
 	}
 	var release []string
 	for _, l := range allLocks {
@@ -544,6 +571,30 @@ func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
 		rec.Documents = append(rec.Documents, DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token})
 	}
 	return rec
+}
+
+// parallel calls f(0..n-1) on one goroutine per CPU, in contiguous ranges.
+func parallel(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 256 || workers == 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func taken(locks []string, got map[string]bool) []string {

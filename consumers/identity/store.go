@@ -28,6 +28,28 @@ func newWrites() *Writes {
 	return &Writes{Clusters: map[string][]byte{}, Docs: map[string]string{}, Events: map[string]string{}, Persons: map[string]string{}, SetConflict: map[string][]byte{}}
 }
 
+// merge adds o's writes to w.
+func (w *Writes) merge(o *Writes) {
+	for k, v := range o.Clusters {
+		w.Clusters[k] = v
+	}
+	w.DelClusters = append(w.DelClusters, o.DelClusters...)
+	for k, v := range o.Docs {
+		w.Docs[k] = v
+	}
+	for k, v := range o.Events {
+		w.Events[k] = v
+	}
+	for k, v := range o.Persons {
+		w.Persons[k] = v
+	}
+	for k, v := range o.SetConflict {
+		w.SetConflict[k] = v
+	}
+	w.DelConflict = append(w.DelConflict, o.DelConflict...)
+	w.Unlock = append(w.Unlock, o.Unlock...)
+}
+
 // Store is where the resolver keeps its state. Every operation touches
 // single keys only (so it runs on Redis Cluster), and each call is one round
 // trip.
