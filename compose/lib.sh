@@ -5,21 +5,16 @@
 #
 # Layout:
 #   $STACK_DIR (default <repo>/.stack, git-ignored; deleted by reset)
-#     idlink.env                 settings for idlink (see CONTRACT.md section 5)
-#     kafka/{server.properties,kafka.log,kafka.pid,data/}
+#     idlink.env                 settings and credentials for idlink (CONTRACT.md section 5)
+#     credentials                the stack's passwords (mode 600), generated once
+#     ports                      the stack's ports (see below)
+#     kafka/{server.properties,admin.properties,admin-controller.properties,
+#            security.stamp,kafka.log,kafka.pid,data/}
 #     redis/{redis.conf,redis.log,redis.pid,appendonly...,dump.rdb}
 #     clickhouse/{config.xml,users.xml,clickhouse.pid,data/,tmp/,log/}
 #   $CACHE_DIR (default <repo>/.cache, git-ignored; kept by reset)
 #     kafka/<version>/libs/*.jar  Kafka jars fetched by Maven (a re-download
 #                                 is slow, and they are not "data")
-
-# Ports (fixed: CONTRACT.md section 5 defaults).
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
-REDIS_PORT=6379
-CLICKHOUSE_TCP_PORT=9000
-CLICKHOUSE_HTTP_PORT=8123
-HOST=127.0.0.1
 
 # Seconds to wait for services to answer / to stop gracefully.
 READY_TIMEOUT=${READY_TIMEOUT:-120}
@@ -36,6 +31,39 @@ abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$REPO_ROOT/$
 STACK_DIR=$(abs_path "${STACK_DIR:-.stack}")
 CACHE_DIR=$(abs_path "${CACHE_DIR:-.cache}")
 
+# Ports: CONTRACT.md section 5 defaults. The environment may override them to
+# run a second, independent stack next to the first (with its own STACK_DIR), e.g.
+#   STACK_DIR=/tmp/idl2 KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379 \
+#     CLICKHOUSE_TCP_PORT=19000 CLICKHOUSE_HTTP_PORT=18123 bash compose/up.sh
+# up.sh records them in $STACK_DIR/ports, so down/restart/reset of that stack
+# need only its STACK_DIR. Its idlink.env names its ports: point idlink at it
+# with IDLINK_ENV_FILE=$STACK_DIR/idlink.env.
+PORT_VARS=(KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_HTTP_PORT)
+load_ports() {
+  local v line
+  if [ -f "$STACK_DIR/ports" ]; then
+    while IFS= read -r line; do
+      v=${line%%=*}
+      case " ${PORT_VARS[*]} " in *" $v "*) ;; *) continue ;; esac
+      [ -n "${!v:-}" ] || printf -v "$v" '%s' "${line#*=}"
+    done <"$STACK_DIR/ports"
+  fi
+  KAFKA_PORT=${KAFKA_PORT:-9092}
+  KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+  REDIS_PORT=${REDIS_PORT:-6379}
+  CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
+  CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+  for v in "${PORT_VARS[@]}"; do
+    case ${!v} in '' | *[!0-9]*) die "$v must be a port number, got '${!v}'" ;; esac
+  done
+}
+save_ports() {
+  local v
+  for v in "${PORT_VARS[@]}"; do printf '%s=%s\n' "$v" "${!v}"; done >"$STACK_DIR/ports.tmp"
+  mv -f "$STACK_DIR/ports.tmp" "$STACK_DIR/ports"
+}
+HOST=127.0.0.1
+
 # Single source of truth for the Kafka version: compose/kafka/pom.xml.
 KAFKA_POM=$COMPOSE_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
@@ -48,6 +76,8 @@ CH_DIR=$STACK_DIR/clickhouse
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 
+load_ports
+
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # port_open PORT: true if something accepts TCP connections on $HOST:PORT.
@@ -59,6 +89,76 @@ take_lock() {
   mkdir -p "$STACK_DIR"
   exec 9>"$STACK_DIR/.lock"
   flock -w 600 9 || die "could not lock $STACK_DIR/.lock"
+}
+
+# ------------------------------------------------------------- credentials --
+
+# Access control: Kafka SASL/SCRAM users with ACLs, a Redis ACL user (the
+# default user disabled), ClickHouse users. Passwords are generated once per
+# stack into $CRED_FILE (mode 600; kept by down, deleted by reset) and handed
+# to idlink through idlink.env (write_env).
+#
+# A stack created before access control existed (state under $STACK_DIR but
+# no credentials file) keeps running as it was, without authentication, so
+# that `make up` or a restart of one of its services never locks out the
+# programs already using it. To secure it: `make reset && make up` (its data
+# is deleted; Kafka's SCRAM users can only be added to new storage, see
+# kafka_configure). load_credentials sets SECURE=1 for a secured stack.
+CRED_FILE=$STACK_DIR/credentials
+AGENCIES=(mps nia nhsa mot mohrss platform) # CONTRACT.md section 1
+SECURE=
+
+upper() { printf '%s' "$1" | tr '[:lower:]' '[:upper:]'; }
+# Passwords are hex, so they need no quoting in URLs, XML, JAAS or redis.conf.
+new_password() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# cred_names: every password of a stack, as variables of $CRED_FILE.
+cred_names() {
+  local a
+  echo KAFKA_ADMIN_PASSWORD KAFKA_IDLINK_PASSWORD KAFKA_CONSUMER_PASSWORD
+  for a in "${AGENCIES[@]}"; do echo "KAFKA_AGENCY_$(upper "$a")_PASSWORD"; done
+  echo REDIS_IDLINK_PASSWORD CLICKHOUSE_DEFAULT_PASSWORD CLICKHOUSE_IDLINK_PASSWORD CLICKHOUSE_ANALYST_PASSWORD
+}
+
+# legacy_stack: state from before access control, and no credentials.
+legacy_stack() {
+  [ ! -f "$CRED_FILE" ] || return 1
+  [ -e "$KAFKA_DIR/server.properties" ] || [ -e "$REDIS_DIR/redis.conf" ] ||
+    [ -e "$CH_DIR/config.xml" ] || [ -e "$STACK_DIR/idlink.env" ]
+}
+
+# load_credentials: read $CRED_FILE, adding any password it lacks (a new
+# stack gets all of them), and set SECURE=1. A legacy stack stays unsecured
+# (SECURE empty). Once per shell: every function that configures or talks to
+# a service calls it, so scripts that source this file (e.g. idlink-chaos's)
+# need not.
+CREDS_LOADED=
+load_credentials() {
+  local name line names
+  [ -z "$CREDS_LOADED" ] || return 0
+  CREDS_LOADED=1
+  if legacy_stack; then
+    SECURE=
+    return 0
+  fi
+  names=" $(cred_names | tr '\n' ' ') "
+  mkdir -p "$STACK_DIR"
+  (umask 077 && touch "$CRED_FILE")
+  # Only the file counts, never a variable of the same name in the environment.
+  for name in $names; do unset "$name"; done
+  while IFS= read -r line; do
+    name=${line%%=*}
+    case $names in *" $name "*) printf -v "$name" '%s' "${line#*=}" ;; esac
+  done <"$CRED_FILE"
+  for name in $names; do
+    if [ -z "${!name:-}" ]; then
+      printf -v "$name" '%s' "$(new_password)"
+      printf '%s=%s\n' "$name" "${!name}" >>"$CRED_FILE"
+    fi
+  done
+  chmod 600 "$CRED_FILE"
+  SECURE=1
 }
 
 # ---------------------------------------------------------------- processes --
@@ -202,19 +302,42 @@ kafka_tool() {
     -cp "$KAFKA_LIBS/*" "$@"
 }
 
+# Kafka security (secured stacks): clients use SASL_PLAINTEXT with
+# SCRAM-SHA-512 on $KAFKA_PORT; StandardAuthorizer with ACLs, and no access
+# without one. "admin" is the super user: the broker's own (inter-broker and
+# controller) user and the one up.sh's tools run as. The controller listener
+# uses SASL/PLAIN with admin only (KRaft controller listeners cannot use
+# SCRAM; an unauthenticated one would need ANONYMOUS as a super user, so
+# anything on loopback could act as the broker). Users, with the ACLs
+# kafka_secure grants:
+#   idlink           idlink's service user (KAFKA_SASL_USERNAME): every
+#                    operation on every topic and group, so that it can create
+#                    its topics under any IDLINK_TOPIC_PREFIX (tests use random
+#                    ones), run the consumers and delete test topics; no
+#                    cluster-level rights, so it cannot change users or ACLs
+#   agency-<agency>  one per agency: write its own topic events.<agency> and
+#                    the dead-letter topic events.deadletter; nothing else
+#   consumer         the consumers' own user: read the agency topics,
+#                    identity.changes and events.deadletter, write
+#                    identity.changes and events.deadletter, groups idlink-*
+# (agency and consumer ACLs cover the demo's names too: KAFKA_ACL_NAMESPACES).
 kafka_configure() {
+  load_credentials
   mkdir -p "$KAFKA_DIR/data"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+  local listener=PLAINTEXT
+  [ -z "$SECURE" ] || listener=SASL_PLAINTEXT
+  (
+    umask 077
+    cat >"$KAFKA_DIR/server.properties" <<EOF
 # Generated by compose/up.sh; edits are overwritten.
 # Single-node KRaft (combined broker + controller) for local development.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listeners=$listener://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listener://$HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$listener
 log.dirs=$KAFKA_DIR/data
 num.partitions=6
 default.replication.factor=1
@@ -228,11 +351,52 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
 EOF
-  # Format the storage once (fixed cluster id); kept across down/up.
+    if [ -z "$SECURE" ]; then
+      echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" >>"$KAFKA_DIR/server.properties"
+      rm -f "$KAFKA_DIR/admin.properties" "$KAFKA_DIR/admin-controller.properties"
+    else
+      cat >>"$KAFKA_DIR/server.properties" <<EOF
+# Access control (see compose/lib.sh). Holds the admin password: mode 600.
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD" user_admin="$KAFKA_ADMIN_PASSWORD";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
+EOF
+      # Client settings for up.sh's own tools, as admin: via the broker
+      # listener (SCRAM) and via the controller listener (PLAIN).
+      cat >"$KAFKA_DIR/admin.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+EOF
+      cat >"$KAFKA_DIR/admin-controller.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+EOF
+    fi
+  )
+  # Format the storage once (fixed cluster id); kept across down/up. A
+  # secured stack's SCRAM users are created here, in the initial metadata
+  # (so the broker's own admin user exists before it starts). Note: their
+  # passwords are on the formatting command line for its ~2 s.
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "kafka: formatting storage (cluster id $KAFKA_CLUSTER_ID)"
+    local scram=() user var
+    if [ -n "$SECURE" ]; then
+      while read -r user var; do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=${!var}]")
+      done < <(kafka_users)
+    fi
+    rm -f "$KAFKA_DIR/security.stamp"
     if ! kafka_tool kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" \
-        -c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.log" 2>&1; then
+        -c "$KAFKA_DIR/server.properties" "${scram[@]+"${scram[@]}"}" >"$KAFKA_DIR/format.log" 2>&1; then
       cat "$KAFKA_DIR/format.log" >&2
       die "kafka: storage format failed"
     fi
@@ -268,9 +432,95 @@ kafka_ready() {
 }
 kafka_logfile() { echo "$KAFKA_DIR/kafka.log"; }
 
+# kafka_users: "name PASSWORD_VARIABLE" per SCRAM user of a secured stack.
+# They are created when the storage is formatted: a user added here later
+# needs `make reset` (or kafka-configs --alter --entity-type users as admin).
+kafka_users() {
+  local a
+  echo "admin KAFKA_ADMIN_PASSWORD"
+  echo "idlink KAFKA_IDLINK_PASSWORD"
+  echo "consumer KAFKA_CONSUMER_PASSWORD"
+  for a in "${AGENCIES[@]}"; do echo "agency-$a KAFKA_AGENCY_$(upper "$a")_PASSWORD"; done
+}
+
+# The topics up.sh creates (names as in pipeline/topics.go, no prefix).
+kafka_topics() {
+  local a
+  for a in "${AGENCIES[@]}"; do echo "events.$a"; done
+  echo events.deadletter
+  echo identity.changes
+}
+
+# Topic/group namespaces the per-agency and consumer ACLs cover: the real
+# one and \`idlink demo\`'s (IDLINK_TOPIC_PREFIX=demo., IDLINK_GROUP_PREFIX=demo-,
+# see cmd/idlink/demo.go). idlink.env names them (KAFKA_SASL_AGENCY_PREFIXES):
+# under other prefixes (tests, benchmarks, chaos runs) idlink publishes as
+# its own user.
+KAFKA_ACL_NAMESPACES=("" "demo.")
+
+# kafka_acl_calls: the arguments of one kafka-acls call per line (ACLs as
+# described above kafka_configure). A literal "*" names every topic/group.
+kafka_acl_calls() {
+  local a ns own reads="" writes="" groups=""
+  echo "--allow-principal User:idlink --operation All --topic * --group *"
+  for a in "${AGENCIES[@]}"; do
+    own=""
+    for ns in "${KAFKA_ACL_NAMESPACES[@]}"; do
+      own+=" --topic ${ns}events.$a --topic ${ns}events.deadletter"
+      reads+=" --topic ${ns}events.$a"
+    done
+    echo "--allow-principal User:agency-$a --operation Write --operation Describe$own"
+  done
+  for ns in "${KAFKA_ACL_NAMESPACES[@]}"; do
+    reads+=" --topic ${ns}identity.changes --topic ${ns}events.deadletter"
+    writes+=" --topic ${ns}identity.changes --topic ${ns}events.deadletter"
+    groups+=" --group ${ns%.}${ns:+-}idlink-"
+  done
+  echo "--allow-principal User:consumer --operation Read --operation Describe$reads"
+  echo "--allow-principal User:consumer --operation Write$writes"
+  echo "--allow-principal User:consumer --operation Read --operation Describe --resource-pattern-type prefixed$groups"
+}
+
+# kafka_secure: create idlink's topics and grant the ACLs, as admin, once the
+# broker answers. Both are idempotent; a stamp of what was applied lets later
+# runs skip the tools (each is a JVM start). Topics deleted by hand are
+# re-created by idlink itself (the idlink user may create topics).
+kafka_secure() {
+  load_credentials
+  [ -n "$SECURE" ] && pid_of kafka >/dev/null || return 0
+  local stamp=$KAFKA_DIR/security.stamp want tmp call t i rc=0 pids=()
+  want=$( { kafka_topics; kafka_acl_calls; } | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  log "kafka: creating topics and ACLs as admin (once; again only when they change)"
+  tmp=$(mktemp -d "$KAFKA_DIR/secure.XXXXXX")
+  local bs=(--bootstrap-server "$HOST:$KAFKA_PORT" --command-config "$KAFKA_DIR/admin.properties")
+  i=0
+  while read -r t; do
+    i=$((i + 1))
+    kafka_tool org.apache.kafka.tools.TopicCommand "${bs[@]}" --create --if-not-exists \
+      --topic "$t" --partitions 6 --replication-factor 1 >"$tmp/$i.log" 2>&1 &
+    pids+=($!)
+  done < <(kafka_topics)
+  while read -r call; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086  # one argument per word; no globbing of "*"
+    (set -f && kafka_tool org.apache.kafka.tools.AclCommand "${bs[@]}" --add $call) >"$tmp/$i.log" 2>&1 &
+    pids+=($!)
+  done < <(kafka_acl_calls)
+  for t in "${pids[@]}"; do wait "$t" || rc=1; done
+  if [ $rc -ne 0 ]; then
+    grep -hE 'ERROR|Error|Exception' "$tmp"/*.log | head -n 20 >&2
+    rm -rf "$tmp"
+    die "kafka: creating topics or ACLs as admin failed (logs above)"
+  fi
+  rm -rf "$tmp"
+  echo "$want" >"$stamp"
+}
+
 # ------------------------------------------------------------------- redis --
 
 redis_configure() {
+  load_credentials
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<EOF
 # Generated by compose/up.sh; edits are overwritten.
@@ -285,6 +535,17 @@ appendonly yes
 appendfsync everysec
 save 3600 1 300 100 60 10000
 EOF
+  if [ -n "$SECURE" ]; then
+    # Access control: no default user; "idlink" (REDIS_URL) may use any key
+    # and channel and every command but the @dangerous ones (CONFIG, ACL,
+    # MODULE, DEBUG, SHUTDOWN, FLUSHALL, REPLICAOF, KEYS, ...), except INFO
+    # (read-only; the benchmark reads used_memory). Only the password's
+    # SHA-256 is stored here.
+    cat >>"$REDIS_DIR/redis.conf" <<EOF
+user default off
+user idlink on #$(sha256_hex "$REDIS_IDLINK_PASSWORD") ~* &* +@all -@dangerous +info
+EOF
+  fi
 }
 
 redis_start() {
@@ -298,13 +559,24 @@ redis_start() {
     { tail -n 20 "$REDIS_DIR/redis.log" >&2; die "redis: failed to start"; }
 }
 
-redis_ready() { [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+# redis_cli ARGS...: redis-cli to our server, as user idlink on a secured
+# stack (password through the environment, not the command line).
+redis_cli() {
+  load_credentials
+  if [ -n "$SECURE" ]; then
+    REDISCLI_AUTH=$REDIS_IDLINK_PASSWORD redis-cli --user idlink -h "$HOST" -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -h "$HOST" -p "$REDIS_PORT" "$@"
+  fi
+}
+redis_ready() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
 redis_logfile() { echo "$REDIS_DIR/redis.log"; }
 
 # -------------------------------------------------------------- clickhouse --
 
 # ClickHouse 18.16 (Debian) runs fine as root; its data lives under $CH_DIR.
 clickhouse_configure() {
+  load_credentials
   mkdir -p "$CH_DIR"/{data,tmp,log,user_files,format_schemas}
   cat >"$CH_DIR/config.xml" <<EOF
 <?xml version="1.0"?>
@@ -347,9 +619,23 @@ clickhouse_configure() {
     <max_partition_size_to_drop>0</max_partition_size_to_drop>
 </yandex>
 EOF
+  local users
+  if [ -z "$SECURE" ]; then
+    users=$(clickhouse_user default '<password></password>' default)
+  else
+    # Access control: "idlink" reads and writes (CLICKHOUSE_USER), "analyst"
+    # only reads (readonly=1: SELECT, no INSERT/CREATE/ALTER/SET); "default"
+    # is for administrators (password in $CRED_FILE only). All loopback only;
+    # only the passwords' SHA-256 are stored here.
+    users=$(
+      clickhouse_user default "<password_sha256_hex>$(sha256_hex "$CLICKHOUSE_DEFAULT_PASSWORD")</password_sha256_hex>" default
+      clickhouse_user idlink "<password_sha256_hex>$(sha256_hex "$CLICKHOUSE_IDLINK_PASSWORD")</password_sha256_hex>" default
+      clickhouse_user analyst "<password_sha256_hex>$(sha256_hex "$CLICKHOUSE_ANALYST_PASSWORD")</password_sha256_hex>" readonly
+    )
+  fi
   cat >"$CH_DIR/users.xml" <<EOF
 <?xml version="1.0"?>
-<!-- Generated by compose/up.sh. User "default", no password, loopback only. -->
+<!-- Generated by compose/up.sh; edits are overwritten. Users (loopback only) below. -->
 <yandex>
     <profiles>
         <default>
@@ -358,19 +644,14 @@ EOF
             <load_balancing>random</load_balancing>
         </default>
         <readonly>
+            <max_memory_usage>4000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
             <readonly>1</readonly>
         </readonly>
     </profiles>
     <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>::1</ip>
-                <ip>127.0.0.1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
+$users
     </users>
     <quotas>
         <default>
@@ -385,6 +666,21 @@ EOF
         </default>
     </quotas>
 </yandex>
+EOF
+}
+
+# clickhouse_user NAME PASSWORD_ELEMENT PROFILE: one <users> entry, loopback only.
+clickhouse_user() {
+  cat <<EOF
+        <$1>
+            $2
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>$3</profile>
+            <quota>default</quota>
+        </$1>
 EOF
 }
 
@@ -468,19 +764,69 @@ start_service() { "${1}_start"; }
 # --------------------------------------------------------------- idlink.env --
 
 # Write $STACK_DIR/idlink.env; the pseudonym key is generated once and kept.
+# On a secured stack it also holds the credentials idlink uses (variables as
+# read by pipeline/config.go):
+#   KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME/PASSWORD  idlink's service user
+#   KAFKA_SASL_USERNAME_<AGENCY>/KAFKA_SASL_PASSWORD_<AGENCY>  (MPS, NIA, ...)
+#                       per-agency users, used by the producer for that agency
+#   KAFKA_SASL_AGENCY_PREFIXES  the topic prefixes their ACLs cover
+#   KAFKA_SASL_USERNAME_CONSUMER/KAFKA_SASL_PASSWORD_CONSUMER  the consumers' user
+#   REDIS_URL           with user idlink and its password
+#   CLICKHOUSE_USER/PASSWORD, CLICKHOUSE_ANALYST_USER/PASSWORD
 write_env() {
-  local f=$STACK_DIR/idlink.env key=
+  load_credentials
+  local f=$STACK_DIR/idlink.env key='' a var
   if [ -f "$f" ]; then
     key=$(sed -n 's/^IDLINK_PSEUDONYM_KEY=//p' "$f" | head -n 1)
   fi
   [ -n "$key" ] || key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
   umask 077
-  cat >"$f.tmp" <<EOF
+  if [ -z "$SECURE" ]; then
+    cat >"$f.tmp" <<EOF
 # Written by compose/up.sh (make up). Variables already set in the environment win.
+# This stack predates access control and runs without authentication:
+# \`make reset && make up\` replaces it with a secured one (deleting its data).
 KAFKA_BROKERS=$HOST:$KAFKA_PORT
 REDIS_URL=redis://$HOST:$REDIS_PORT/0
 CLICKHOUSE_ADDR=$HOST:$CLICKHOUSE_TCP_PORT
 IDLINK_PSEUDONYM_KEY=$key
 EOF
+  else
+    {
+      cat <<EOF
+# Written by compose/up.sh (make up). Variables already set in the environment win.
+# Credentials of the local stack (generated once, kept in $CRED_FILE).
+KAFKA_BROKERS=$HOST:$KAFKA_PORT
+EOF
+      if pid_of kafka >/dev/null; then
+        cat <<EOF
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=idlink
+KAFKA_SASL_PASSWORD=$KAFKA_IDLINK_PASSWORD
+KAFKA_SASL_USERNAME_CONSUMER=consumer
+KAFKA_SASL_PASSWORD_CONSUMER=$KAFKA_CONSUMER_PASSWORD
+EOF
+        for a in "${AGENCIES[@]}"; do
+          var=KAFKA_AGENCY_$(upper "$a")_PASSWORD
+          printf 'KAFKA_SASL_USERNAME_%s=agency-%s\nKAFKA_SASL_PASSWORD_%s=%s\n' "$(upper "$a")" "$a" "$(upper "$a")" "${!var}"
+        done
+        # The IDLINK_TOPIC_PREFIX values the agency users' ACLs cover (an empty
+        # entry: none); under other prefixes idlink publishes as KAFKA_SASL_USERNAME.
+        printf 'KAFKA_SASL_AGENCY_PREFIXES=%s\n' "$(IFS=, && echo "${KAFKA_ACL_NAMESPACES[*]}")"
+      else
+        log "kafka: not ours (Docker?): no Kafka credentials in idlink.env; see compose/docker-compose.yml"
+        echo "# No Kafka credentials: the broker on $HOST:$KAFKA_PORT is not this stack's own."
+      fi
+      cat <<EOF
+REDIS_URL=redis://idlink:$REDIS_IDLINK_PASSWORD@$HOST:$REDIS_PORT/0
+CLICKHOUSE_ADDR=$HOST:$CLICKHOUSE_TCP_PORT
+CLICKHOUSE_USER=idlink
+CLICKHOUSE_PASSWORD=$CLICKHOUSE_IDLINK_PASSWORD
+CLICKHOUSE_ANALYST_USER=analyst
+CLICKHOUSE_ANALYST_PASSWORD=$CLICKHOUSE_ANALYST_PASSWORD
+IDLINK_PSEUDONYM_KEY=$key
+EOF
+    } >"$f.tmp"
+  fi
   mv -f "$f.tmp" "$f"
 }

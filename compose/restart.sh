@@ -13,6 +13,7 @@ case $svc in
   *) die "usage: $0 kafka|redis|clickhouse" ;;
 esac
 take_lock
+load_credentials
 stop_service "$svc"
 start_service "$svc"
 wait_ready "$svc"

@@ -2,6 +2,9 @@
 # make up: install what is missing, start Kafka (KRaft), Redis and ClickHouse
 # on 127.0.0.1 as our own daemons (state under $STACK_DIR), wait until all
 # three answer (at most $READY_TIMEOUT s), write $STACK_DIR/idlink.env.
+# A new stack gets access control: passwords generated once, Kafka SASL/SCRAM
+# users with ACLs and idlink's topics, a Redis ACL user, ClickHouse users
+# (see compose/lib.sh); idlink.env holds the credentials idlink uses.
 # Idempotent: a service that already answers is left alone.
 set -euo pipefail
 # shellcheck source=compose/lib.sh
@@ -9,6 +12,12 @@ set -euo pipefail
 
 take_lock
 install_prereqs
+load_credentials
+save_ports
+if [ -z "$SECURE" ]; then
+  log "this stack predates access control and runs without authentication;"
+  log "\`make reset && make up\` replaces it with a secured one (deletes its data)"
+fi
 
 # Redis and ClickHouse start in the background at once; Kafka may first
 # need its jars (Maven, first run only) and a storage format.
@@ -16,6 +25,7 @@ redis_start
 clickhouse_start
 kafka_start
 wait_ready redis clickhouse kafka
+kafka_secure
 
 write_env
 echo "env         written $STACK_DIR/idlink.env"

@@ -27,6 +27,21 @@ type Config struct {
 	KafkaUsername  string
 	KafkaPassword  string
 	KafkaMechanism string
+	// AgencyCredentials are per-agency Kafka users, by agency code, from
+	// KAFKA_SASL_USERNAME_<AGENCY> and KAFKA_SASL_PASSWORD_<AGENCY> (agency
+	// in upper case, e.g. KAFKA_SASL_USERNAME_MPS). The producer publishes
+	// each agency's events with its own credential where one applies (see
+	// AgencyCredential).
+	AgencyCredentials map[string]Credential
+	// AgencyPrefixes (KAFKA_SASL_AGENCY_PREFIXES, comma separated; an empty
+	// entry stands for no prefix) are the IDLINK_TOPIC_PREFIX values whose
+	// topics the agency users may write. Under any other prefix (tests,
+	// benchmarks) the generic credential is used. Nil (unset): every prefix.
+	AgencyPrefixes []string
+	// ConsumerCredential is the consumers' own Kafka user
+	// (KAFKA_SASL_USERNAME_CONSUMER, KAFKA_SASL_PASSWORD_CONSUMER); see
+	// WithKafkaCredential.
+	ConsumerCredential Credential
 
 	RedisURL    string // REDIS_URL
 	RedisPrefix string // IDLINK_REDIS_PREFIX, prepended to every key
@@ -38,6 +53,10 @@ type Config struct {
 	ClickHouseDatabase string // CLICKHOUSE_DATABASE
 	ClickHouseUser     string // CLICKHOUSE_USER
 	ClickHousePassword string // CLICKHOUSE_PASSWORD
+	// ClickHouseAnalystUser and ClickHouseAnalystPassword name the read-only
+	// reporting user (CLICKHOUSE_ANALYST_USER, CLICKHOUSE_ANALYST_PASSWORD).
+	ClickHouseAnalystUser     string
+	ClickHouseAnalystPassword string
 
 	PseudonymKey []byte // IDLINK_PSEUDONYM_KEY: the HMAC key is the variable's bytes
 
@@ -50,6 +69,12 @@ type Config struct {
 
 	// Timeout bounds how long a command waits for an unreachable service.
 	Timeout time.Duration // IDLINK_TIMEOUT
+}
+
+// Credential is one Kafka SASL/SCRAM user. The zero value means none.
+type Credential struct {
+	Username string
+	Password string
 }
 
 // Lookup reads one variable, like os.LookupEnv.
@@ -101,7 +126,36 @@ func LoadConfig(lookup Lookup) (*Config, error) {
 	if k := get("IDLINK_PSEUDONYM_KEY", ""); k != "" {
 		c.PseudonymKey = []byte(k) // the variable's bytes, as written
 	}
+	if v := get("KAFKA_SASL_AGENCY_PREFIXES", ""); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			c.AgencyPrefixes = append(c.AgencyPrefixes, strings.TrimSpace(p))
+		}
+	}
+	c.ClickHouseAnalystUser = get("CLICKHOUSE_ANALYST_USER", "")
+	c.ClickHouseAnalystPassword = get("CLICKHOUSE_ANALYST_PASSWORD", "")
 	var err error
+	credential := func(suffix string) (Credential, error) {
+		cr := Credential{Username: get("KAFKA_SASL_USERNAME_"+suffix, ""), Password: get("KAFKA_SASL_PASSWORD_"+suffix, "")}
+		if cr.Password != "" && cr.Username == "" {
+			return cr, fmt.Errorf("KAFKA_SASL_PASSWORD_%s is set but KAFKA_SASL_USERNAME_%s is not: set both, or neither", suffix, suffix)
+		}
+		return cr, nil
+	}
+	for _, a := range agencies {
+		cr, err := credential(strings.ToUpper(a))
+		if err != nil {
+			return nil, err
+		}
+		if cr.Username != "" {
+			if c.AgencyCredentials == nil {
+				c.AgencyCredentials = map[string]Credential{}
+			}
+			c.AgencyCredentials[a] = cr
+		}
+	}
+	if c.ConsumerCredential, err = credential("CONSUMER"); err != nil {
+		return nil, err
+	}
 	if c.Partitions, err = strconv.Atoi(get("IDLINK_PARTITIONS", "6")); err != nil || c.Partitions < 1 {
 		return nil, fmt.Errorf("IDLINK_PARTITIONS must be a positive integer, got %q", get("IDLINK_PARTITIONS", ""))
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,16 +19,22 @@ import (
 var ErrKafkaUnreachable = errors.New("kafka unreachable")
 
 func (c *Config) saslMechanism() (sasl.Mechanism, error) {
-	if c.KafkaUsername == "" {
+	return c.scram(c.KafkaUsername, c.KafkaPassword, "KAFKA_SASL_USERNAME")
+}
+
+// scram returns the SASL mechanism for one user, nil for none; variable names
+// the setting it came from, for errors.
+func (c *Config) scram(username, password, variable string) (sasl.Mechanism, error) {
+	if username == "" {
 		return nil, nil
 	}
 	algo := scram.SHA512
 	if c.KafkaMechanism == "SCRAM-SHA-256" {
 		algo = scram.SHA256
 	}
-	m, err := scram.Mechanism(algo, c.KafkaUsername, c.KafkaPassword)
+	m, err := scram.Mechanism(algo, username, password)
 	if err != nil {
-		return nil, fmt.Errorf("setting up SASL %s for KAFKA_SASL_USERNAME=%s: %w", c.KafkaMechanism, c.KafkaUsername, err)
+		return nil, fmt.Errorf("setting up SASL %s for %s=%s: %w", c.KafkaMechanism, variable, username, err)
 	}
 	return m, nil
 }
@@ -37,12 +45,52 @@ func (c *Config) Transport() (*kafka.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newTransport(mech), nil
+}
+
+// AgencyCredential returns the agency's own Kafka credential if it has one
+// (AgencyCredentials) and it applies under c.TopicPrefix (AgencyPrefixes).
+func (c *Config) AgencyCredential(agency string) (Credential, bool) {
+	cr, ok := c.AgencyCredentials[agency]
+	if !ok || (c.AgencyPrefixes != nil && !slices.Contains(c.AgencyPrefixes, c.TopicPrefix)) {
+		return Credential{}, false
+	}
+	return cr, true
+}
+
+// AgencyTransport returns a transport with the agency's own credential
+// (AgencyCredential), or with the generic one (Transport) when none applies.
+func (c *Config) AgencyTransport(agency string) (*kafka.Transport, error) {
+	cr, ok := c.AgencyCredential(agency)
+	if !ok {
+		return c.Transport()
+	}
+	mech, err := c.scram(cr.Username, cr.Password, "KAFKA_SASL_USERNAME_"+strings.ToUpper(agency))
+	if err != nil {
+		return nil, err
+	}
+	return newTransport(mech), nil
+}
+
+func newTransport(mech sasl.Mechanism) *kafka.Transport {
 	return &kafka.Transport{
 		Dial:        (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		SASL:        mech,
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 5 * time.Second,
-	}, nil
+	}
+}
+
+// WithKafkaCredential returns a copy of c that uses cr as its generic Kafka
+// credential (KAFKA_SASL_USERNAME/PASSWORD), e.g. c.WithKafkaCredential(
+// c.ConsumerCredential) for the consumers. A zero cr returns c unchanged.
+func (c *Config) WithKafkaCredential(cr Credential) *Config {
+	if cr.Username == "" {
+		return c
+	}
+	cp := *c
+	cp.KafkaUsername, cp.KafkaPassword = cr.Username, cr.Password
+	return &cp
 }
 
 // Dialer returns a kafka-go dialer with the configured credentials, for readers.
@@ -64,12 +112,24 @@ func (c *Config) KafkaClient() (*kafka.Client, error) {
 }
 
 func (c *Config) unreachable(err error) error {
+	if errors.Is(err, kafka.SASLAuthenticationFailed) {
+		return fmt.Errorf("the Kafka brokers at KAFKA_BROKERS=%s refused the credential of KAFKA_SASL_USERNAME=%s: %w: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (`make up` writes the local stack's to %s)",
+			strings.Join(c.KafkaBrokers, ","), c.KafkaUsername, err, EnvFile)
+	}
+	if c.KafkaUsername == "" && errors.Is(err, io.ErrUnexpectedEOF) {
+		// What a broker that requires SASL does to a client without it.
+		return fmt.Errorf("%w: the Kafka brokers at KAFKA_BROKERS=%s closed the connection (%v): if they require SASL, set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (`make up` writes the local stack's to %s)",
+			ErrKafkaUnreachable, strings.Join(c.KafkaBrokers, ","), err, EnvFile)
+	}
 	return fmt.Errorf("%w: cannot reach Kafka at KAFKA_BROKERS=%s (%v): start it with `make up`, or set KAFKA_BROKERS to a reachable host:port list",
 		ErrKafkaUnreachable, strings.Join(c.KafkaBrokers, ","), err)
 }
 
 // EnsureTopics creates the given topics with c.Partitions partitions where
 // they do not exist yet. It fails within c.Timeout when no broker answers.
+// Topics the credential may not create (TopicAuthorizationFailed,
+// ClusterAuthorizationFailed) are left alone: they may exist unseen, and a
+// write to a missing one fails anyway.
 func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
 	client, err := c.KafkaClient()
 	if err != nil {
@@ -97,23 +157,38 @@ func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
 		return nil
 	}
 	res, err := client.CreateTopics(ctx, &req)
+	if denied(err) {
+		// A user without the right to create topics (an agency's, say) does
+		// not see the topics it may not use either: carry on, and let a
+		// missing topic fail the first write.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("creating topics: %w", err)
 	}
-	for name, terr := range res.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", name, terr)
+	var created []string
+	for _, t := range req.Topics {
+		terr := res.Errors[t.Topic]
+		switch {
+		case terr == nil:
+			created = append(created, t.Topic)
+		case errors.Is(terr, kafka.TopicAlreadyExists), denied(terr):
+		default:
+			return fmt.Errorf("creating topic %s: %w", t.Topic, terr)
 		}
+	}
+	if len(created) == 0 {
+		return nil
 	}
 	// Wait until the new topics have leaders, so the first write succeeds.
 	deadline := time.Now().Add(c.Timeout)
 	for {
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: created})
 		if err == nil && allLed(md) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("topics %v created but have no leader after %s: %w", topics, c.Timeout, err)
+			return fmt.Errorf("topics %v created but have no leader after %s: %w", created, c.Timeout, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -121,6 +196,11 @@ func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// denied reports whether err is Kafka refusing the credential's rights.
+func denied(err error) bool {
+	return errors.Is(err, kafka.TopicAuthorizationFailed) || errors.Is(err, kafka.ClusterAuthorizationFailed)
 }
 
 func allLed(md *kafka.MetadataResponse) bool {
@@ -154,6 +234,20 @@ func (c *Config) NewWriter(o WriterOptions) (*kafka.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.newWriter(tr, o), nil
+}
+
+// NewAgencyWriter is NewWriter with the agency's own credential
+// (AgencyTransport): the generic one when the agency has none.
+func (c *Config) NewAgencyWriter(agency string, o WriterOptions) (*kafka.Writer, error) {
+	tr, err := c.AgencyTransport(agency)
+	if err != nil {
+		return nil, err
+	}
+	return c.newWriter(tr, o), nil
+}
+
+func (c *Config) newWriter(tr *kafka.Transport, o WriterOptions) *kafka.Writer {
 	if o.BatchSize == 0 {
 		o.BatchSize = 5000
 	}
@@ -170,7 +264,7 @@ func (c *Config) NewWriter(o WriterOptions) (*kafka.Writer, error) {
 		MaxAttempts:  10,
 		Compression:  kafka.Lz4,
 		Transport:    tr,
-	}, nil
+	}
 }
 
 // ReaderOptions tunes NewReader.

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -15,13 +17,13 @@ func (c *Config) Redis() (redis.UniversalClient, error) {
 	if c.RedisCluster || strings.Contains(c.RedisURL, "addr=") {
 		o, err := redis.ParseClusterURL(c.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL %q is not a valid cluster URL (redis://host:port?addr=host:port...): %w", c.RedisURL, err)
+			return nil, fmt.Errorf("REDIS_URL %q is not a valid cluster URL (redis://host:port?addr=host:port...): %w", redactedURL(c.RedisURL), c.redactErr(err))
 		}
 		return redis.NewClusterClient(o), nil
 	}
 	o, err := redis.ParseURL(c.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL %q is not a valid redis:// URL: %w", c.RedisURL, err)
+		return nil, fmt.Errorf("REDIS_URL %q is not a valid redis:// URL: %w", redactedURL(c.RedisURL), c.redactErr(err))
 	}
 	return redis.NewClient(o), nil
 }
@@ -31,7 +33,27 @@ func (c *Config) PingRedis(ctx context.Context, rdb redis.UniversalClient) error
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s (%v): start it with `make up`, or set REDIS_URL", c.RedisURL, err)
+		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s (%v): start it with `make up`, or set REDIS_URL", redactedURL(c.RedisURL), c.redactErr(err))
 	}
 	return nil
+}
+
+// redactedURL is a Redis URL fit for messages and logs: its password
+// replaced by xxxxx.
+func redactedURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if i, j := strings.Index(s, "://"), strings.LastIndex(s, "@"); i >= 0 && j > i {
+		return s[:i+3] + "xxxxx" + s[j:]
+	}
+	return s
+}
+
+// redactErr is err without REDIS_URL's password, should its text quote it.
+func (c *Config) redactErr(err error) error {
+	if msg := err.Error(); strings.Contains(msg, c.RedisURL) {
+		return errors.New(strings.ReplaceAll(msg, c.RedisURL, redactedURL(c.RedisURL)))
+	}
+	return err
 }

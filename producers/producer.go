@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,11 +43,15 @@ type Options struct {
 
 // Producer validates, pseudonymises and publishes agency events.
 type Producer struct {
-	cfg    *pipeline.Config
-	codec  *schemas.Codec
-	writer *kafka.Writer
-	topics pipeline.Topics
-	opts   Options
+	cfg   *pipeline.Config
+	codec *schemas.Codec
+	// writers by agency: each agency with a Kafka credential of its own
+	// (cfg.AgencyCredential) publishes through a writer of its own; "" is the
+	// writer with the generic credential, for the other agencies and for
+	// dead letters of lines that name no such agency.
+	writers map[string]*kafka.Writer
+	topics  pipeline.Topics
+	opts    Options
 }
 
 // New returns a Producer for cfg. It checks the pseudonym key and creates the
@@ -66,15 +71,59 @@ func New(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, opts O
 	if err := cfg.EnsureTopics(ctx, topics.All()...); err != nil {
 		return nil, err
 	}
-	w, err := cfg.NewWriter(pipeline.WriterOptions{BatchSize: opts.BatchSize})
+	p := &Producer{cfg: cfg, codec: codec, writers: map[string]*kafka.Writer{}, topics: topics, opts: opts}
+	wo := pipeline.WriterOptions{BatchSize: opts.BatchSize}
+	w, err := cfg.NewWriter(wo)
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{cfg: cfg, codec: codec, writer: w, topics: topics, opts: opts}, nil
+	p.writers[""] = w
+	for _, agency := range pipeline.Agencies() {
+		if _, ok := cfg.AgencyCredential(agency); !ok {
+			continue
+		}
+		aw, err := cfg.NewAgencyWriter(agency, wo)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.writers[agency] = aw
+	}
+	return p, nil
 }
 
-// Close flushes and closes the Kafka writer.
-func (p *Producer) Close() error { return p.writer.Close() }
+// Close flushes and closes the Kafka writers.
+func (p *Producer) Close() error {
+	var first error
+	for _, w := range p.writers {
+		if err := w.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// writerFor names the writer for an agency's messages: its own if it has one.
+func (p *Producer) writerFor(agency string) string {
+	if _, ok := p.writers[agency]; ok {
+		return agency
+	}
+	return ""
+}
+
+// batch holds messages by writer (see writerFor).
+type batch struct {
+	msgs map[string][]kafka.Message
+	n    int
+}
+
+func (b *batch) add(writer string, m kafka.Message) {
+	if b.msgs == nil {
+		b.msgs = map[string][]kafka.Message{}
+	}
+	b.msgs[writer] = append(b.msgs[writer], m)
+	b.n++
+}
 
 // chunkLines is how many lines travel together through the workers.
 const chunkLines = 1024
@@ -84,9 +133,10 @@ type lineJob struct {
 	n   int
 	raw []byte
 	// outcome
-	id  string // accepted event id ("" if rejected)
-	msg kafka.Message
-	rej *Rejection
+	id     string // accepted event id ("" if rejected)
+	msg    kafka.Message
+	writer string // which of Producer.writers publishes msg
+	rej    *Rejection
 }
 
 type chunk struct {
@@ -140,7 +190,7 @@ func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) 
 		})
 	}()
 
-	batches := make(chan []kafka.Message, 2)
+	batches := make(chan batch, 2)
 	writeErr := make(chan error, 1)
 	go func() {
 		var werr error
@@ -156,7 +206,7 @@ func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) 
 
 	res := &Result{Reasons: map[string]int{}}
 	seen := map[string]bool{}
-	batch := make([]kafka.Message, 0, p.opts.BatchSize)
+	var pending batch
 	for c := range order {
 		<-c.done
 		for k := range c.lines {
@@ -168,22 +218,22 @@ func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) 
 				if p.opts.OnReject != nil {
 					p.opts.OnReject(LineError{Line: l.n, Rejection: *l.rej})
 				}
-				batch = append(batch, l.msg)
+				pending.add(l.writer, l.msg)
 			case seen[l.id]:
 				res.Duplicates++
 			default:
 				seen[l.id] = true
 				res.Accepted++
-				batch = append(batch, l.msg)
+				pending.add(l.writer, l.msg)
 			}
-			if len(batch) >= p.opts.BatchSize {
-				batches <- batch
-				batch = make([]kafka.Message, 0, p.opts.BatchSize)
+			if pending.n >= p.opts.BatchSize {
+				batches <- pending
+				pending = batch{}
 			}
 		}
 	}
-	if len(batch) > 0 {
-		batches <- batch
+	if pending.n > 0 {
+		batches <- pending
 	}
 	close(batches)
 	wg.Wait()
@@ -213,6 +263,7 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 		} else {
 			l.id = ev.EventID
 			l.msg = kafka.Message{Topic: p.topics.Agency(ev.Agency), Key: messageKey(ev), Value: b}
+			l.writer = p.writerFor(ev.Agency)
 			return
 		}
 	}
@@ -229,6 +280,11 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 		b, _ = p.codec.EncodeDeadLetter(&schemas.DeadLetter{Reason: l.rej.Reason, Stage: "producer", Source: source})
 	}
 	l.msg = kafka.Message{Topic: p.topics.DeadLetter(), Key: []byte(l.rej.EventID), Value: b}
+	// A dead letter goes out with the credential of the agency its line
+	// names, if that agency has one.
+	if in != nil {
+		l.writer = p.writerFor(in.Agency)
+	}
 }
 
 // readChunks splits r into chunks of lines (blank lines skipped; over-long
@@ -259,9 +315,34 @@ func readChunks(ctx context.Context, r io.Reader, source string, emit func(*chun
 	}
 }
 
-func (p *Producer) write(ctx context.Context, msgs []kafka.Message) error {
-	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("publishing %d messages to Kafka at KAFKA_BROKERS=%v: %w", len(msgs), p.cfg.KafkaBrokers, err)
+// write publishes a batch, each writer's share in parallel.
+func (p *Producer) write(ctx context.Context, b batch) error {
+	errc := make(chan error, len(b.msgs))
+	for w, msgs := range b.msgs {
+		go func() { errc <- p.writeWith(ctx, w, msgs) }()
+	}
+	var first error
+	for range b.msgs {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (p *Producer) writeWith(ctx context.Context, w string, msgs []kafka.Message) error {
+	if err := p.writers[w].WriteMessages(ctx, msgs...); err != nil {
+		as, hint := "", ""
+		if cr, ok := p.cfg.AgencyCredential(w); ok && w != "" {
+			as = fmt.Sprintf(" as KAFKA_SASL_USERNAME_%s=%s", strings.ToUpper(w), cr.Username)
+			if errors.Is(err, kafka.UnknownTopicOrPartition) || errors.Is(err, kafka.TopicAuthorizationFailed) {
+				// An agency's user sees only the topics it may write.
+				hint = fmt.Sprintf(" (that user must be allowed to write %s and %s, which must exist)", p.topics.Agency(w), p.topics.DeadLetter())
+			}
+		} else if p.cfg.KafkaUsername != "" {
+			as = " as KAFKA_SASL_USERNAME=" + p.cfg.KafkaUsername
+		}
+		return fmt.Errorf("publishing %d messages to Kafka at KAFKA_BROKERS=%v%s: %w%s", len(msgs), p.cfg.KafkaBrokers, as, err, hint)
 	}
 	return nil
 }

@@ -170,9 +170,24 @@ func RedisCluster(t testing.TB, base int) string {
 }
 
 // Env returns os.Environ() plus the variables that give a child idlink
-// process cfg's namespaces (topic, group and key prefixes, database).
+// process cfg's services and credentials and its namespaces (topic, group and
+// key prefixes, database).
 func Env(cfg *pipeline.Config) []string {
-	return append(os.Environ(),
+	env := os.Environ()
+	set := func(k, v string) {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	set("KAFKA_BROKERS", strings.Join(cfg.KafkaBrokers, ","))
+	set("KAFKA_SASL_MECHANISM", cfg.KafkaMechanism)
+	set("KAFKA_SASL_USERNAME", cfg.KafkaUsername)
+	set("KAFKA_SASL_PASSWORD", cfg.KafkaPassword)
+	set("REDIS_URL", cfg.RedisURL)
+	set("CLICKHOUSE_ADDR", cfg.ClickHouseAddr)
+	set("CLICKHOUSE_USER", cfg.ClickHouseUser)
+	set("CLICKHOUSE_PASSWORD", cfg.ClickHousePassword)
+	return append(env,
 		"IDLINK_TOPIC_PREFIX="+cfg.TopicPrefix,
 		"IDLINK_GROUP_PREFIX="+cfg.GroupPrefix,
 		"IDLINK_REDIS_PREFIX="+cfg.RedisPrefix,
