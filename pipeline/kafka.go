@@ -81,6 +81,16 @@ func newTransport(mech sasl.Mechanism) *kafka.Transport {
 	}
 }
 
+// ForConsumers returns c with the consumers' own Kafka credential, where one
+// is set and its ACLs cover c's namespace (the same AgencyPrefixes rule as
+// the agency users); otherwise c itself.
+func (c *Config) ForConsumers() *Config {
+	if c.AgencyPrefixes != nil && !slices.Contains(c.AgencyPrefixes, c.TopicPrefix) {
+		return c
+	}
+	return c.WithKafkaCredential(c.ConsumerCredential)
+}
+
 // WithKafkaCredential returns a copy of c that uses cr as its generic Kafka
 // credential (KAFKA_SASL_USERNAME/PASSWORD), e.g. c.WithKafkaCredential(
 // c.ConsumerCredential) for the consumers. A zero cr returns c unchanged.

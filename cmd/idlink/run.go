@@ -60,8 +60,8 @@ type runner interface {
 // runConsumers runs the resolver and the analytics sink until ctx is done or,
 // with exitWhenIdle, until both have committed everything in their topics.
 func runConsumers(ctx context.Context, log *slog.Logger, cfg *pipeline.Config, o runOptions) error {
-	// The consumers run with their own Kafka credential when one is set.
-	cfg = cfg.WithKafkaCredential(cfg.ConsumerCredential)
+	// The consumers run with their own Kafka credential when one applies.
+	cfg = cfg.ForConsumers()
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		return err
