@@ -534,6 +534,9 @@ dir $REDIS_DIR
 appendonly yes
 appendfsync everysec
 save 3600 1 300 100 60 10000
+# The resolver keeps pointers in bucketed hashes (consumers/identity); keep
+# them in the compact listpack encoding up to ~1000 entries per bucket.
+hash-max-listpack-entries 1024
 EOF
   if [ -n "$SECURE" ]; then
     # Access control: no default user; "idlink" (REDIS_URL) may use any key
