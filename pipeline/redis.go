@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -32,7 +33,13 @@ func (c *Config) Redis() (redis.UniversalClient, error) {
 func (c *Config) PingRedis(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	// A Redis that is starting answers LOADING while it reads its AOF: wait.
+	err := rdb.Ping(ctx).Err()
+	for err != nil && strings.HasPrefix(err.Error(), "LOADING") && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		err = rdb.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s (%v): start it with `make up`, or set REDIS_URL", redactedURL(c.RedisURL), c.redactErr(err))
 	}
 	return nil

@@ -46,7 +46,7 @@ func (h *memHandle) Lookup(_ context.Context, tokens, events []string) (map[stri
 	return d, e, nil
 }
 
-func (h *memHandle) LockLoad(_ context.Context, locks, clusters, tokens []string) (map[string]bool, map[string][]byte, map[string]string, error) {
+func (h *memHandle) LockLoad(_ context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	got := map[string]bool{}
@@ -68,7 +68,13 @@ func (h *memHandle) LockLoad(_ context.Context, locks, clusters, tokens []string
 			docs[t] = v
 		}
 	}
-	return got, blobs, docs, nil
+	evs := map[string]string{}
+	for _, e := range events {
+		if v, ok := h.kv["e:"+e]; ok {
+			evs[e] = v
+		}
+	}
+	return got, blobs, docs, evs, nil
 }
 
 func (h *memHandle) Commit(_ context.Context, w *Writes) error {

@@ -13,6 +13,8 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -78,7 +80,6 @@ const (
 	ReasonNoDocuments     = "no_documents"
 	ReasonMissingEventID  = "missing_event_id"
 	ReasonMissingRetracts = "missing_attr"
-	ReasonUnknownRetract  = "unknown_retracted_event"
 )
 
 type item struct {
@@ -190,6 +191,15 @@ type unit struct {
 	locks    []string // sorted
 	clusters []string // existing clusters, sorted
 	tokens   []string
+	events   []string // its event ids and the ids its retractions name
+	parked   []string // ids named by retractions that have not arrived
+}
+
+// parkedClusterID names the cluster a retraction founds when the event it
+// names has not arrived yet.
+func parkedClusterID(eventID string) string {
+	h := sha256.Sum256([]byte("retracted-event\x00" + eventID))
+	return hex.EncodeToString(h[:8])
 }
 
 // round resolves what it can of items in three Redis round trips (lookup,
@@ -197,10 +207,11 @@ type unit struct {
 // were held by another process.
 func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message) ([]item, error) {
 	ids := make(map[string]bool, len(items))
-	var tokens, targets []string
+	var tokens, events []string
 	tokSeen := map[string]bool{}
 	for _, it := range items {
 		ids[it.ev.EventID] = true
+		events = append(events, it.ev.EventID)
 		for _, d := range it.ev.Documents {
 			if !tokSeen[d.Token] {
 				tokSeen[d.Token] = true
@@ -208,10 +219,13 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			}
 		}
 		if it.ev.Type == "link.retracted" {
-			targets = append(targets, it.ev.Attrs["retracts"])
+			events = append(events, it.ev.Attrs["retracts"])
 		}
 	}
-	docCID, evCID, err := r.store.Lookup(ctx, tokens, targets)
+	// An event id maps to its cluster once seen, and so does the id a
+	// retraction names before that event itself arrives (it is parked in
+	// the cluster the event will join), so arrival order does not matter.
+	docCID, evCID, err := r.store.Lookup(ctx, tokens, events)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +238,12 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		}
 		return "t:" + tok
 	}
-	var live []item
 	for _, it := range items {
 		self := "e:" + it.ev.EventID
 		uf.add(self)
+		if cid := evCID[it.ev.EventID]; cid != "" {
+			uf.union(self, "c:"+cid)
+		}
 		for _, d := range it.ev.Documents {
 			uf.union(self, node(d.Token))
 		}
@@ -239,19 +255,13 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			case evCID[t] != "":
 				uf.union(self, "c:"+evCID[t])
 			default:
-				dl, err := r.deadLetter(it.msg, it.ev.EventID, ReasonUnknownRetract, "attrs.retracts names no known event")
-				if err != nil {
-					return nil, err
-				}
-				dead = append(dead, dl)
-				continue
+				uf.union(self, "x:"+t) // parked until t arrives
 			}
 		}
-		live = append(live, it)
 	}
 	byRoot := map[string]*unit{}
 	var units []*unit
-	for _, it := range live {
+	for _, it := range items {
 		root := uf.find("e:" + it.ev.EventID)
 		u := byRoot[root]
 		if u == nil {
@@ -262,23 +272,36 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		u.items = append(u.items, it)
 	}
 	// Units may share a lock (clusters share 4096 locks): it is taken once,
-	// and released only when no unit that goes ahead still needs it.
-	var allLocks, allClusters, allTokens []string
+	// and released only when no unit that goes ahead still needs it. Every
+	// event also takes the lock of its parking cluster, so an event and a
+	// retraction naming it never pass each other in two processes.
+	var allLocks, allClusters, allTokens, allEvents []string
 	lockSeen := map[string]bool{}
 	for _, u := range units {
 		lk, cl := map[string]bool{}, map[string]bool{}
+		addCluster := func(cid string) { cl[cid], lk[LockName(cid)] = true, true }
 		for _, it := range u.items {
+			u.events = append(u.events, it.ev.EventID)
+			lk[LockName(parkedClusterID(it.ev.EventID))] = true
+			if cid := evCID[it.ev.EventID]; cid != "" {
+				addCluster(cid)
+			}
 			for _, d := range it.ev.Documents {
 				u.tokens = append(u.tokens, d.Token)
 				if cid, ok := docCID[d.Token]; ok {
-					cl[cid], lk[LockName(cid)] = true, true
+					addCluster(cid)
 				} else {
 					lk[LockName(newClusterID(d.Token))] = true
 				}
 			}
 			if it.ev.Type == "link.retracted" {
-				if cid := evCID[it.ev.Attrs["retracts"]]; cid != "" {
-					cl[cid], lk[LockName(cid)] = true, true
+				t := it.ev.Attrs["retracts"]
+				u.events = append(u.events, t)
+				if cid := evCID[t]; cid != "" {
+					addCluster(cid)
+				} else if !ids[t] {
+					u.parked = append(u.parked, t)
+					lk[LockName(parkedClusterID(t))] = true
 				}
 			}
 		}
@@ -291,8 +314,9 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		}
 		allClusters = append(allClusters, u.clusters...)
 		allTokens = append(allTokens, u.tokens...)
+		allEvents = append(allEvents, u.events...)
 	}
-	got, blobs, docNow, err := r.store.LockLoad(ctx, allLocks, allClusters, allTokens)
+	got, blobs, docNow, evNow, err := r.store.LockLoad(ctx, allLocks, allClusters, allTokens, allEvents)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +331,9 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		}
 		for _, t := range u.tokens {
 			ok = ok && docNow[t] == docCID[t]
+		}
+		for _, e := range u.events {
+			ok = ok && evNow[e] == evCID[e]
 		}
 		if !ok {
 			deferred = append(deferred, u.items...)
@@ -393,6 +420,11 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]s
 				id = c
 			}
 		}
+		for _, t := range u.parked {
+			if c := parkedClusterID(t); id == "" || c < id {
+				id = c
+			}
+		}
 	}
 	base := NewCluster(id)
 	oldChanges := map[string]bool{}
@@ -457,6 +489,11 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]s
 	}
 	for _, e := range base.Events {
 		w.Events[e.ID] = base.ID // cheap and idempotent
+	}
+	for _, e := range base.Events {
+		if e.Retract && !base.HasEvent(e.Retracts) {
+			w.Events[e.Retracts] = base.ID // parked: the event joins us when it comes
+		}
 	}
 	out := Replay(base)
 	for p := range out.Persons {

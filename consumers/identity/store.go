@@ -56,9 +56,9 @@ func (w *Writes) merge(o *Writes) {
 type Store interface {
 	// Lookup returns the cluster of every token and event id that has one.
 	Lookup(ctx context.Context, tokens, events []string) (docs, evs map[string]string, err error)
-	// LockLoad tries every lock (cluster ids), then reads the blobs of
-	// clusters and re-reads the cluster of tokens, in that order.
-	LockLoad(ctx context.Context, locks, clusters, tokens []string) (got map[string]bool, blobs map[string][]byte, docs map[string]string, err error)
+	// LockLoad tries every lock, then reads the blobs of clusters and
+	// re-reads the cluster of tokens and of event ids, in that order.
+	LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (got map[string]bool, blobs map[string][]byte, docs, evs map[string]string, err error)
 	// Commit applies w and releases w.Unlock.
 	Commit(ctx context.Context, w *Writes) error
 	// Release releases locks without writing.
@@ -172,6 +172,14 @@ func (s *RedisStore) docGets(tokens []string) *hmget {
 	return h
 }
 
+func (s *RedisStore) eventGets(events []string) *hmget {
+	h := newHMGet()
+	for _, e := range events {
+		h.add(s.k("e", idBucket(e)), e, e)
+	}
+	return h
+}
+
 func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
 
 // Lookup implements Store.
@@ -179,10 +187,7 @@ func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[s
 	pipe := s.rdb.Pipeline()
 	dg := s.docGets(tokens)
 	dg.queue(ctx, pipe)
-	eg := newHMGet()
-	for _, e := range events {
-		eg.add(s.k("e", idBucket(e)), e, e)
-	}
+	eg := s.eventGets(events)
 	eg.queue(ctx, pipe)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return nil, nil, fmt.Errorf("looking up %d documents in redis: %w", len(tokens), err)
@@ -195,7 +200,7 @@ func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[s
 }
 
 // LockLoad implements Store.
-func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens []string) (map[string]bool, map[string][]byte, map[string]string, error) {
+func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
 	pipe := s.rdb.Pipeline()
 	lc := make([]*redis.BoolCmd, len(locks))
 	for i, l := range locks {
@@ -207,10 +212,12 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens []str
 	}
 	dg := s.docGets(tokens)
 	dg.queue(ctx, pipe)
+	eg := s.eventGets(events)
+	eg.queue(ctx, pipe)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		// Locks we may hold expire by themselves; try to release them now.
 		_ = s.Release(context.WithoutCancel(ctx), locks)
-		return nil, nil, nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
+		return nil, nil, nil, nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
 	}
 	got := make(map[string]bool, len(locks))
 	for i, c := range lc {
@@ -224,7 +231,9 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens []str
 	}
 	docs := make(map[string]string, len(tokens))
 	dg.collect(docs)
-	return got, blobs, docs, nil
+	evs := make(map[string]string, len(events))
+	eg.collect(evs)
+	return got, blobs, docs, evs, nil
 }
 
 // hset groups field/value pairs by bucket key, for one HSET per bucket.
