@@ -52,7 +52,8 @@ func (w *Writes) merge(o *Writes) {
 
 // Store is where the resolver keeps its state. Every operation touches
 // single keys only (so it runs on Redis Cluster), and each call is one round
-// trip.
+// trip (two on a Cluster, where locks must be taken before reads and released
+// after writes).
 type Store interface {
 	// Lookup returns the cluster of every token and event id that has one.
 	Lookup(ctx context.Context, tokens, events []string) (docs, evs map[string]string, err error)
@@ -101,6 +102,14 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, lockTTL time.Durati
 		lockTTL = 10 * time.Second
 	}
 	return &RedisStore{rdb: rdb, prefix: prefix, owner: hex.EncodeToString(b[:]), lockTTL: lockTTL}
+}
+
+// cluster reports whether the client talks to a Redis Cluster, where one
+// pipeline's commands run on several nodes concurrently and so in no
+// guaranteed order across keys.
+func (s *RedisStore) cluster() bool {
+	_, ok := s.rdb.(*redis.ClusterClient)
+	return ok
 }
 
 // LockName is the lock guarding a cluster: clusters share 4096 locks.
@@ -206,6 +215,15 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 	for i, l := range locks {
 		lc[i] = pipe.SetNX(ctx, s.k("l", l), s.owner, s.lockTTL)
 	}
+	if s.cluster() {
+		// A cluster runs a pipeline's commands on every node at once: take
+		// the locks before reading what they guard.
+		if _, err := pipe.Exec(ctx); pipeErr(err) {
+			_ = s.Release(context.WithoutCancel(ctx), locks)
+			return nil, nil, nil, nil, fmt.Errorf("locking %d clusters in redis: %w", len(locks), err)
+		}
+		pipe = s.rdb.Pipeline()
+	}
 	cc := make([]*redis.StringCmd, len(clusters))
 	for i, c := range clusters {
 		cc[i] = pipe.Get(ctx, s.k("c", c))
@@ -272,6 +290,13 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	}
 	for _, id := range w.DelClusters {
 		pipe.Del(ctx, s.k("c", id))
+	}
+	if s.cluster() && len(w.Unlock) > 0 {
+		// Release only once every node has the writes (see LockLoad).
+		if _, err := pipe.Exec(ctx); pipeErr(err) {
+			return fmt.Errorf("writing %d clusters to redis: %w", len(w.Clusters), err)
+		}
+		pipe = s.rdb.Pipeline()
 	}
 	for _, l := range w.Unlock {
 		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
