@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/linkedin/goavro/v2"
 )
@@ -50,9 +51,27 @@ type Codec struct {
 	byFinger map[uint64]*version
 }
 
+// Limits on what one message may claim, applied to goavro before decoding:
+// goavro sizes an array by the count a message declares, so an unchecked
+// hostile count (up to 2^31) would allocate gigabytes before failing.
+// idlink's messages hold at most a few thousand items per array (documents
+// of a person) and at most a few MiB of bytes (redacted dead-letter payloads).
+const (
+	maxBlockCount = 1 << 16
+	maxBlockSize  = 16 << 20
+)
+
+var limitOnce sync.Once
+
 // NewCodec parses every embedded schema version. It fails only if an embedded
 // schema is invalid, which is a build defect.
 func NewCodec() (*Codec, error) {
+	limitOnce.Do(func() {
+		// goavro only offers these as package variables; idlink is their
+		// one user in the process and sets them once, before any decoding.
+		goavro.MaxBlockCount = maxBlockCount
+		goavro.MaxBlockSize = maxBlockSize
+	})
 	c := &Codec{writers: map[Subject]*version{}, byFinger: map[uint64]*version{}}
 	files, err := fs.Glob(avscFS, "avro/*.avsc")
 	if err != nil {

@@ -1,8 +1,10 @@
 package schemas
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -199,5 +201,30 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		if _, err := c.DecodeEvent(buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A message declaring a huge array must fail fast, not allocate gigabytes.
+func TestHugeArrayCountIsRejected(t *testing.T) {
+	c := newCodec(t)
+	good, err := c.EncodeEvent(&Event{EventID: "e", Type: "t", Agency: "a", OccurredAt: time.Unix(1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The empty documents array is the zero count byte right after the
+	// (empty) birth_date; replace it by a count of 2^30.
+	i := bytes.Index(good, []byte{0x00, 0x00, 0x00, 0x00}) // region "", birth_date "", documents 0, attrs 0
+	if i < 0 {
+		t.Fatal("layout changed")
+	}
+	bad := append(append(append([]byte{}, good[:i+2]...), 0x80, 0x80, 0x80, 0x80, 0x08), good[i+2:]...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := c.DecodeEvent(bad); err == nil {
+		t.Fatal("decoded a message claiming 2^30 documents")
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("decoding allocated %d MiB", grew>>20)
 	}
 }
