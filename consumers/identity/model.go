@@ -449,8 +449,7 @@ func (r *replayer) retract(e *Event) {
 
 	// Connected components of p's documents under the remaining evidence.
 	parent := map[int]int{}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]
@@ -488,7 +487,6 @@ func (r *replayer) retract(e *Event) {
 		return r.docLess(parts[a][0], parts[b][0])
 	})
 	evidence := p.evidence
-	keep := parts[0]
 	var newIDs []string
 	k := key{e.At, e.ID}
 	for _, part := range parts[1:] {
@@ -505,10 +503,10 @@ func (r *replayer) retract(e *Event) {
 		}
 	}
 	// Rebuild evidence and birth dates of every part.
-	r.rebuild(p, keep, evidence)
+	r.rebuild(p, evidence)
 	for _, id := range newIDs {
 		np := r.out.Persons[id]
-		r.rebuild(np, nil, evidence)
+		r.rebuild(np, evidence)
 	}
 	if len(newIDs) > 0 {
 		sort.Strings(newIDs)
@@ -524,7 +522,8 @@ func (r *replayer) docLess(a, b int) bool {
 	return r.c.Docs[a].Token < r.c.Docs[b].Token
 }
 
-func (r *replayer) rebuild(p *Person, _ []int, evidence map[int]bool) {
+// rebuild recomputes a person's evidence and birth dates from what remains.
+func (r *replayer) rebuild(p *Person, evidence map[int]bool) {
 	p.evidence = map[int]bool{}
 	p.birthDate = map[string]bool{}
 	for d := range p.docs {
