@@ -193,6 +193,10 @@ type unit struct {
 	tokens   []string
 	events   []string // its event ids and the ids its retractions name
 	parked   []string // ids named by retractions that have not arrived
+	// fresh are the ids a new cluster of this unit could take. A blob may
+	// already exist under one: a crash between writing a cluster and its
+	// pointers leaves it behind, and it is absorbed rather than overwritten.
+	fresh []string
 }
 
 // parkedClusterID names the cluster a retraction founds when the event it
@@ -292,6 +296,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 					addCluster(cid)
 				} else {
 					lk[LockName(newClusterID(d.Token))] = true
+					u.fresh = append(u.fresh, newClusterID(d.Token))
 				}
 			}
 			if it.ev.Type == "link.retracted" {
@@ -302,6 +307,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				} else if !ids[t] {
 					u.parked = append(u.parked, t)
 					lk[LockName(parkedClusterID(t))] = true
+					u.fresh = append(u.fresh, parkedClusterID(t))
 				}
 			}
 		}
@@ -312,7 +318,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				allLocks = append(allLocks, l)
 			}
 		}
-		allClusters = append(allClusters, u.clusters...)
+		allClusters = append(append(allClusters, u.clusters...), u.fresh...)
 		allTokens = append(allTokens, u.tokens...)
 		allEvents = append(allEvents, u.events...)
 	}
@@ -354,7 +360,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	parallel(len(ready), func(i int) {
 		res := &results[i]
 		res.w = newWrites()
-		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, res.w)
+		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, res.w)
 	})
 	w := newWrites()
 	var out []kafka.Message
@@ -400,10 +406,12 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 
 // resolve applies a unit's events to its clusters (locked and loaded) and
 // records the writes; it returns the identity-change messages.
-func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]string, w *Writes) ([]kafka.Message, error) {
+func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[string]string, w *Writes) ([]kafka.Message, error) {
 	var olds []*Cluster
-	for _, cid := range u.clusters {
-		if b, ok := blobs[cid]; ok {
+	loaded := map[string]bool{}
+	for _, cid := range append(append([]string(nil), u.clusters...), u.fresh...) {
+		if b, ok := blobs[cid]; ok && !loaded[cid] {
+			loaded[cid] = true
 			c, err := UnmarshalCluster(cid, b)
 			if err != nil {
 				return nil, err
@@ -415,13 +423,8 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]s
 	if len(u.clusters) > 0 {
 		id = u.clusters[0]
 	} else {
-		for _, t := range u.tokens {
-			if c := newClusterID(t); id == "" || c < id {
-				id = c
-			}
-		}
-		for _, t := range u.parked {
-			if c := parkedClusterID(t); id == "" || c < id {
+		for _, c := range u.fresh {
+			if id == "" || c < id {
 				id = c
 			}
 		}
@@ -468,7 +471,14 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID map[string]s
 		}
 	}
 	renamed := len(olds) != 1 || olds[0].ID != base.ID
-	if added == 0 && !renamed {
+	stale := false // a pointer a crash left unwritten
+	for _, t := range u.tokens {
+		stale = stale || docCID[t] != base.ID
+	}
+	for _, e := range u.events { // its events and the ones it parks
+		stale = stale || evCID[e] != base.ID
+	}
+	if added == 0 && !renamed && !stale {
 		return nil, nil // every event was a replay: nothing changes
 	}
 	base.Rev = rev + 1

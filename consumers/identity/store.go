@@ -268,6 +268,14 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	for id, b := range w.Clusters {
 		pipe.Set(ctx, s.k("c", id), b, 0)
 	}
+	if s.cluster() && len(w.Clusters) > 0 {
+		// Nodes run their share of a pipeline concurrently: the blobs must be
+		// in before any pointer to them.
+		if _, err := pipe.Exec(ctx); pipeErr(err) {
+			return fmt.Errorf("writing %d clusters to redis: %w", len(w.Clusters), err)
+		}
+		pipe = s.rdb.Pipeline()
+	}
 	ptr := map[string][]any{}
 	for t, c := range w.Docs {
 		k := s.k("d", tokenBucket(t))

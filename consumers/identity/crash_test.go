@@ -1,0 +1,97 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/idlink/idlink/pipeline"
+)
+
+// crashStore applies only part of a commit and fails, like a process killed
+// while its pipeline was on the wire. RedisStore.Commit writes cluster blobs
+// before any pointer (in one ordered pipeline, or in an earlier round trip
+// on a Cluster), so every prefix it can leave starts with the blobs.
+type crashStore struct {
+	*memHandle
+	keep func(w *Writes) *Writes
+}
+
+func (c *crashStore) Commit(ctx context.Context, w *Writes) error {
+	_ = c.memHandle.Commit(ctx, c.keep(w))
+	return errors.New("killed")
+}
+
+// TestCrashMidCommit kills the resolver half way through writing a batch in
+// several ways, redelivers the batch to a fresh resolver, goes on with more
+// events, and checks every person against one replay of all events.
+func TestCrashMidCommit(t *testing.T) {
+	partial := map[string]func(w *Writes) *Writes{
+		"clusters only": func(w *Writes) *Writes {
+			return &Writes{Clusters: w.Clusters}
+		},
+		"clusters and events": func(w *Writes) *Writes {
+			return &Writes{Clusters: w.Clusters, Events: w.Events}
+		},
+		"half the documents": func(w *Writes) *Writes {
+			out := &Writes{Clusters: w.Clusters, Events: w.Events, Docs: map[string]string{}}
+			i := 0
+			for k, v := range w.Docs {
+				if i++; i%2 == 0 {
+					out.Docs[k] = v
+				}
+			}
+			return out
+		},
+		"all but the deletes": func(w *Writes) *Writes {
+			return &Writes{Clusters: w.Clusters, Docs: w.Docs, Events: w.Events, Persons: w.Persons}
+		},
+	}
+	for name, keep := range partial {
+		t.Run(name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 20; seed++ {
+				r := rand.New(rand.NewPCG(seed, 3))
+				events := randomEvents(r, 40)
+				h := newHarness(t)
+				crashAt := r.IntN(len(events))
+				topics := (&pipeline.Config{}).Topics()
+				for i := 0; i < len(events); {
+					n := min(len(events)-i, 1+r.IntN(5))
+					batch := h.msgs(events[i : i+n]...)
+					if i <= crashAt && crashAt < i+n {
+						crashed := New(&crashStore{memHandle: h.mem.handle(), keep: keep}, h.codec, h.pub, Options{Topics: topics})
+						if err := crashed.Handle(context.Background(), batch); err == nil {
+							t.Fatal("the crashing store did not fail")
+						}
+						h.mem.locks = map[string]*memOwner{} // a killed process's locks expire
+					}
+					if err := h.res.Handle(context.Background(), batch); err != nil {
+						t.Fatal(err)
+					}
+					i += n
+				}
+				all := NewCluster("all")
+				for _, e := range events {
+					ev := e.event()
+					toks := make([]string, len(ev.Documents))
+					for i, d := range ev.Documents {
+						all.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
+						toks[i] = d.Token
+					}
+					all.AddEvent(Event{ID: ev.EventID, At: ev.OccurredAt.UnixMicro(), BirthDate: ev.BirthDate, Retract: e.retracts != "", Retracts: e.retracts}, toks)
+				}
+				want := Replay(all)
+				for i, d := range all.Docs {
+					v, err := LookupDocument(context.Background(), h.store, d.Token)
+					if err != nil || v == nil {
+						t.Fatalf("seed %d: document %d lost after a crash (%v)", seed, i, err)
+					}
+					if v.PersonID != want.PersonOf[i] {
+						t.Fatalf("seed %d: document %d is with %s, want %s", seed, i, v.PersonID, want.PersonOf[i])
+					}
+				}
+			}
+		})
+	}
+}
