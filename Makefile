@@ -25,6 +25,7 @@ FUZZTIME ?= 30s
 # bench and chaos sizes; CI passes smaller ones
 N        ?= 1000000
 CHAOS_N  ?= 200000
+CHAOS_BACKPRESSURE ?= 60
 
 .PHONY: build test lint fuzz bench chaos demo deps
 
@@ -56,7 +57,7 @@ bench: up build
 
 ## chaos: kill and restart things while CHAOS_N events flow; check nothing is lost
 chaos: up build
-	$(GO) run ./cmd/idlink-chaos -n $(CHAOS_N)
+	$(GO) run ./cmd/idlink-chaos -n $(CHAOS_N) -backpressure-seconds $(CHAOS_BACKPRESSURE)
 
 ## demo: stack up, bundled sample events through the whole pipeline, reports printed
 demo: up build
