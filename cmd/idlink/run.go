@@ -76,14 +76,14 @@ func runConsumers(ctx context.Context, log *slog.Logger, cfg *pipeline.Config, o
 		}
 	}()
 	if o.only != "analytics" {
-		r, err := identity.NewConsumer(ctx, cfg, codec, m, log)
+		r, err := connect(ctx, log, "resolver", func() (runner, error) { return identity.NewConsumer(ctx, cfg, codec, m, log) })
 		if err != nil {
 			return err
 		}
 		runners = append(runners, r)
 	}
 	if o.only != "resolver" {
-		s, err := sink.New(ctx, cfg, codec, m)
+		s, err := connect(ctx, log, "analytics", func() (runner, error) { return sink.New(ctx, cfg, codec, m) })
 		if err != nil {
 			return err
 		}
@@ -123,6 +123,33 @@ func runConsumers(ctx context.Context, log *slog.Logger, cfg *pipeline.Config, o
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// startupPatience is how long `idlink run` keeps retrying a service that does
+// not answer at start (a restarting Redis, say) before giving up.
+const startupPatience = time.Minute
+
+// connect starts a consumer, retrying with backoff while a service it needs
+// does not answer yet.
+func connect(ctx context.Context, log *slog.Logger, name string, start func() (runner, error)) (runner, error) {
+	deadline := time.Now().Add(startupPatience)
+	backoff := 250 * time.Millisecond
+	for {
+		r, err := start()
+		if err == nil {
+			return r, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, err
+		}
+		log.Warn("starting consumer failed; retrying", "consumer", name, "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // waitIdle returns once every consumer group has committed the end of all its
