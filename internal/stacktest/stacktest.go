@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -75,6 +76,14 @@ func cleanup(cfg *pipeline.Config) {
 	}
 	if client, err := cfg.KafkaClient(); err == nil {
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: cfg.Topics().All()})
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{cfg.ClickHouseAddr},
+		Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
+	})
+	if err == nil {
+		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.ClickHouseDatabase)
+		conn.Close()
 	}
 }
 
