@@ -320,6 +320,9 @@ func (r *replayer) apply(i int) {
 		r.retract(e)
 		return
 	}
+	if len(e.Docs) == 0 { // only a retraction may name no document
+		return
+	}
 	if r.retracted[e.ID] { // withdrawn by an earlier retraction: links nothing
 		r.singletons(e, k, newDocs)
 		return
