@@ -1,0 +1,268 @@
+// Command idlink-bench measures idlink on the real local stack (`make bench`).
+//
+// It generates N synthetic agency events with the simulator (fixed seed),
+// publishes them with the producer library, and then times, each phase in a
+// namespace of its own (topic, consumer-group and Redis key prefixes, a
+// ClickHouse database) that is removed at the end:
+//
+//   - e2e: `idlink run` as a child process, from its start until both consumer
+//     groups have committed everything and ClickHouse holds every event;
+//   - the resolution and analytics stages alone (`idlink run --only ...`);
+//   - raw pipe: the same Kafka messages copied unchanged into a ClickHouse
+//     table by kafka-go readers, no decoding: the ceiling;
+//   - the analytics sink's insert rate (its Handle on in-memory batches);
+//   - baseline: a deliberately naive resolver and sink kept here, one event at
+//     a time, one Redis command per round trip, one INSERT per 100 events;
+//   - produce-to-resolved latency at a steady rate, the resolver in-process;
+//   - every report's latency over a large synthetic table;
+//   - optionally (-profile-dir) a CPU profile of both consumers in-process.
+//
+// Figures are printed one per line as name=value; the last line is
+//
+//	bench: e2e_events_per_s=X baseline_events_per_s=Y speedup=S raw_pipe_events_per_s=Z raw_ratio=R p99_ms=L
+//
+// Progress goes to stderr. Nothing is asserted: the smoke test only checks
+// that a small run completes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Phases, in the order they run.
+const (
+	phaseE2E      = "e2e"
+	phaseStages   = "stages"
+	phaseRaw      = "raw"
+	phaseSink     = "sink"
+	phaseBaseline = "baseline"
+	phaseLatency  = "latency"
+	phaseReports  = "reports"
+)
+
+// allPhases lists the phases -skip accepts.
+func allPhases() []string {
+	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports}
+}
+
+// options are the command-line flags.
+type options struct {
+	n              int
+	persons        int
+	seed           int64
+	baselineN      int
+	sinkN          int
+	rate           int
+	latencySeconds float64
+	latencyMaxWait time.Duration
+	reportRows     int
+	reportRuns     int
+	idlink         string
+	profileDir     string
+	skip           map[string]bool
+	phaseTimeout   time.Duration
+	keep           bool
+}
+
+// usageError is a bad flag value; run exits 2 on it.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("idlink-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.IntVar(&o.n, "n", 1_000_000, "number of distinct valid synthetic events to publish and process")
+	fs.IntVar(&o.persons, "persons", 0, "synthetic population size (default n/2, about 1.1 documents per event)")
+	fs.Int64Var(&o.seed, "seed", 1, "simulator seed")
+	fs.IntVar(&o.baselineN, "baseline-n", 20_000, "events the naive baseline processes (at most n)")
+	fs.IntVar(&o.sinkN, "sink-n", 200_000, "events handed to the analytics sink's Handle for the insert rate (at most n)")
+	fs.IntVar(&o.rate, "rate", 5000, "steady produce rate of the latency phase, events/s")
+	fs.Float64Var(&o.latencySeconds, "latency-seconds", 10, "how long the latency phase produces at -rate")
+	fs.DurationVar(&o.latencyMaxWait, "latency-max-wait", 25*time.Millisecond,
+		"batch gathering window of the resolver in the latency phase (0: the resolver's own setting, as `idlink run` uses)")
+	fs.IntVar(&o.reportRows, "report-rows", 0, "synthetic events seeded for the report timings (default 10*n, at least 100000)")
+	fs.IntVar(&o.reportRuns, "report-runs", 3, "runs of each report (best and median are printed)")
+	fs.StringVar(&o.idlink, "idlink", "", "idlink binary to run as the consumer process (default: go build ./cmd/idlink into a temporary directory)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, also run both consumers in-process over the data set and write CPU and heap profiles here")
+	skip := fs.String("skip", "", "comma-separated phases to skip: "+strings.Join(allPhases(), ","))
+	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 30*time.Minute, "give up on a phase after this long")
+	fs.BoolVar(&o.keep, "keep", false, "keep the topics, groups, Redis keys and databases (for debugging)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))}
+	}
+	if o.n < 100 {
+		return nil, &usageError{fmt.Sprintf("-n must be at least 100, got %d", o.n)}
+	}
+	if o.persons <= 0 {
+		o.persons = max(1, o.n/2)
+	}
+	o.baselineN = min(max(o.baselineN, 1), o.n)
+	o.sinkN = min(max(o.sinkN, 1), o.n)
+	if o.rate <= 0 || o.latencySeconds <= 0 {
+		return nil, &usageError{"-rate and -latency-seconds must be positive"}
+	}
+	if o.reportRows <= 0 {
+		o.reportRows = max(10*o.n, 100_000)
+	}
+	o.skip = map[string]bool{}
+	for _, p := range strings.Split(*skip, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		known := false
+		for _, q := range allPhases() {
+			known = known || p == q
+		}
+		if !known {
+			return nil, &usageError{fmt.Sprintf("-skip: unknown phase %q (phases: %s)", p, strings.Join(allPhases(), ","))}
+		}
+		o.skip[p] = true
+	}
+	return o, nil
+}
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "idlink-bench: %v\n", err)
+		}
+		return 2
+	}
+	b, err := newBench(ctx, o, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "idlink-bench: %v\n", err)
+		return 1
+	}
+	defer b.close()
+	if err := b.run(ctx); err != nil {
+		msg := err.Error()
+		if len(msg) > 4000 { // e.g. one Kafka error per message of a batch
+			msg = msg[:4000] + " ..."
+		}
+		fmt.Fprintf(stderr, "idlink-bench: %s\n", msg)
+		return 1
+	}
+	return 0
+}
+
+// results are the figures of the final line.
+type results struct {
+	e2e, baseline, raw, p99 float64
+}
+
+// run runs every phase not skipped, then prints the final line.
+func (b *bench) run(ctx context.Context) error {
+	b.machine(ctx)
+	if err := b.produce(ctx); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	steps := []struct {
+		phase string
+		fn    func(context.Context) error
+	}{
+		{phaseE2E, b.e2e},
+		{phaseStages, b.stages},
+		{phaseRaw, b.rawPipe},
+		{phaseSink, b.sinkInsert},
+		{phaseBaseline, b.baseline},
+		{phaseLatency, b.latency},
+		{phaseReports, b.reports},
+	}
+	for _, s := range steps {
+		if b.opts.skip[s.phase] {
+			b.progress("skipping %s", s.phase)
+			continue
+		}
+		b.progress("phase %s", s.phase)
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.phase, err)
+		}
+	}
+	if b.opts.profileDir != "" {
+		b.progress("phase profile")
+		if err := b.profile(ctx); err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+	}
+	b.final()
+	return nil
+}
+
+// figure prints one name=value line.
+func (b *bench) figure(name string, format string, v ...any) {
+	fmt.Fprintf(b.out, "%s="+format+"\n", append([]any{name}, v...)...)
+}
+
+// progress prints a progress line on stderr.
+func (b *bench) progress(format string, v ...any) {
+	fmt.Fprintf(b.log, "%s bench: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, v...)...)
+}
+
+// final prints the targets and the final line.
+func (b *bench) final() {
+	r := b.res
+	ratio := func(x, y float64) float64 {
+		if x > 0 && y > 0 {
+			return x / y
+		}
+		return math.NaN()
+	}
+	speedup, rawRatio := ratio(r.e2e, r.baseline), ratio(r.e2e, r.raw)
+	check := func(name string, ok bool, v float64) string {
+		switch {
+		case math.IsNaN(v):
+			return name + "=skipped"
+		case ok:
+			return name + "=met"
+		}
+		return name + "=MISSED"
+	}
+	targets := []string{
+		check("e2e>=50000", r.e2e >= 50000, r.e2e),
+		check("speedup>=10", speedup >= 10, speedup),
+		check("raw_ratio>=0.5", rawRatio >= 0.5, rawRatio),
+		check("p99<=250ms", r.p99 <= 250, r.p99),
+	}
+	targets = append(targets, b.extraTargets...)
+	sort.Strings(targets[4:])
+	fmt.Fprintf(b.out, "targets: %s\n", strings.Join(targets, " "))
+	fmt.Fprintf(b.out, "bench: e2e_events_per_s=%s baseline_events_per_s=%s speedup=%s raw_pipe_events_per_s=%s raw_ratio=%s p99_ms=%s\n",
+		num(r.e2e, 0), num(r.baseline, 0), num(speedup, 2), num(r.raw, 0), num(rawRatio, 2), num(r.p99, 1))
+}
+
+// num formats v with prec decimals; a phase that did not run gives NaN.
+func num(v float64, prec int) string {
+	if v == 0 || math.IsNaN(v) {
+		return "NaN"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
