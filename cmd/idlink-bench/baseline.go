@@ -24,6 +24,7 @@ const baselineBatch = 100
 // so joining the group is not counted.
 func (b *bench) baseline(ctx context.Context) error {
 	cfg := b.namespace("baseline", b.data)
+	defer b.release(ctx, cfg)
 	store, err := analytics.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,31 +127,50 @@ func (b *bench) namespace(name string, topics *pipeline.Config) *pipeline.Config
 	return &c
 }
 
-// close removes every namespace (unless -keep) and the temporary directory.
+// release removes a namespace's Redis keys, ClickHouse database and
+// consumer groups (not its topics: see close), unless -keep. Phases release
+// theirs when done, so that what they leave behind (a million keys, say) does
+// not slow the phases after them.
+func (b *bench) release(ctx context.Context, c *pipeline.Config) {
+	if b.opts.keep {
+		return
+	}
+	i := slices.Index(b.spaces, c)
+	if i < 0 {
+		return // released already
+	}
+	b.spaces = slices.Delete(b.spaces, i, i+1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := stacktest.DeleteKeys(ctx, b.rdb, c.RedisPrefix); err != nil {
+		b.progress("deleting Redis keys %s*: %v", c.RedisPrefix, err)
+	}
+	if err := dropDatabase(ctx, c); err != nil {
+		b.progress("dropping ClickHouse database %s: %v", c.ClickHouseDatabase, err)
+	}
+	groups := []string{c.Group("resolver"), c.Group("analytics"), c.Group("baseline")}
+	if _, err := b.kafka.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: groups}); err != nil {
+		b.progress("deleting consumer groups %v: %v", groups, err)
+	}
+}
+
+// close removes every namespace left (unless -keep), the topics and the
+// temporary directory.
 func (b *bench) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if !b.opts.keep && len(b.spaces) > 0 {
+	if b.opts.keep {
+		b.progress("keeping namespaces of %s (-keep)", b.runID)
+	} else if len(b.spaces) > 0 || len(b.topicSpaces) > 0 {
 		b.progress("cleaning up %s", b.runID)
-		for _, c := range b.spaces {
-			if err := stacktest.DeleteKeys(ctx, b.rdb, c.RedisPrefix); err != nil {
-				b.progress("deleting Redis keys %s*: %v", c.RedisPrefix, err)
-			}
-			if err := dropDatabase(ctx, c); err != nil {
-				b.progress("dropping ClickHouse database %s: %v", c.ClickHouseDatabase, err)
-			}
-			groups := []string{c.Group("resolver"), c.Group("analytics"), c.Group("baseline")}
-			if _, err := b.kafka.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: groups}); err != nil {
-				b.progress("deleting consumer groups %v: %v", groups, err)
-			}
+		for len(b.spaces) > 0 {
+			b.release(ctx, b.spaces[0])
 		}
 		for _, c := range b.topicSpaces {
 			if _, err := b.kafka.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: c.Topics().All()}); err != nil {
 				b.progress("deleting topics %s*: %v", c.TopicPrefix, err)
 			}
 		}
-	} else if b.opts.keep {
-		b.progress("keeping namespaces of %s (-keep)", b.runID)
 	}
 	if b.rdb != nil {
 		b.rdb.Close()

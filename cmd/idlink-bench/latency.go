@@ -34,6 +34,7 @@ const latencyWarmup = 500
 // latency; the latency from produced_at is printed too.
 func (b *bench) latency(ctx context.Context) error {
 	cfg := b.namespace("latency", nil)
+	defer b.release(ctx, cfg)
 	total := int(float64(b.opts.rate) * b.opts.latencySeconds)
 	ds := simulator.Generate(simulator.Options{
 		Seed: b.opts.seed + 1, Persons: max(1, (total+latencyWarmup)/2), Events: total + latencyWarmup,

@@ -62,6 +62,7 @@ func (b *bench) produce(ctx context.Context) error {
 // event and Redis holds every document.
 func (b *bench) e2e(ctx context.Context) error {
 	cfg := b.namespace("e2e", b.data)
+	defer b.release(ctx, cfg)
 	memBefore, err := b.usedMemory(ctx)
 	if err != nil {
 		return err
@@ -121,6 +122,7 @@ func (b *bench) e2e(ctx context.Context) error {
 // reading the identity changes the e2e phase published.
 func (b *bench) stages(ctx context.Context) error {
 	cfg := b.namespace("analytics", b.data)
+	defer b.release(ctx, cfg)
 	r, err := b.runChild(ctx, "analytics", cfg, []string{"--only", "analytics"}, b.waitAll(cfg, false, true))
 	if err != nil {
 		return fmt.Errorf("analytics stage: %w", err)
@@ -130,8 +132,10 @@ func (b *bench) stages(ctx context.Context) error {
 	b.figure("analytics_steady_events_per_s", "%.0f", r.steadyRate(b.accepted))
 	b.figure("analytics_peak_rss_mib", "%.1f", float64(r.maxRSSKiB)/1024)
 	r.report(b, "analytics", b.accepted)
+	b.release(ctx, cfg)
 
 	cfg = b.namespace("resolver", b.data)
+	defer b.release(ctx, cfg)
 	statsBefore, err := b.commandStats(ctx)
 	if err != nil {
 		return err

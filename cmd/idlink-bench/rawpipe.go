@@ -23,6 +23,7 @@ const rawBatch = 10000
 // the e2e rate on this machine.
 func (b *bench) rawPipe(ctx context.Context) error {
 	cfg := b.namespace("raw", b.data)
+	defer b.release(ctx, cfg)
 	store, err := analytics.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -166,6 +167,7 @@ func insertRaw(ctx context.Context, s *analytics.Store, msgs []kafka.Message) er
 // and times it: decoding plus the ClickHouse INSERTs, without Kafka.
 func (b *bench) sinkInsert(ctx context.Context) error {
 	cfg := b.namespace("sink", b.data)
+	defer b.release(ctx, cfg)
 	ends, _, err := b.endOffsets(ctx, cfg.Topics().AllAgencies())
 	if err != nil {
 		return err

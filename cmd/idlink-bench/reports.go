@@ -20,6 +20,7 @@ import (
 // times every report (best and median of -report-runs).
 func (b *bench) reports(ctx context.Context) error {
 	cfg := b.namespace("reports", b.data)
+	defer b.release(ctx, cfg)
 	s, err := analytics.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -79,6 +80,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // "consumer" label (pprof -tagfocus consumer=resolver).
 func (b *bench) profile(ctx context.Context) error {
 	cfg := b.namespace("profile", b.data)
+	defer b.release(ctx, cfg)
 	m := pipeline.NewMetrics()
 	rc, err := identity.NewConsumer(ctx, cfg, b.codec, m, b.logger())
 	if err != nil {

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -46,7 +47,7 @@ func NewConsumer(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec
 		Resolver: res, Store: store, rdb: rdb, writer: w, cfg: cfg,
 		opts: pipeline.ConsumerOptions{
 			Name: "resolver", Group: cfg.Group("resolver"), Topics: cfg.Topics().AllAgencies(),
-			MaxBatch: 10000, Metrics: m, Logger: log,
+			MaxBatch: 10000, MaxWait: 25 * time.Millisecond, Metrics: m, Logger: log,
 		},
 	}, nil
 }
