@@ -71,17 +71,7 @@ func TestCrashMidCommit(t *testing.T) {
 					}
 					i += n
 				}
-				all := NewCluster("all")
-				for _, e := range events {
-					ev := e.event()
-					toks := make([]string, len(ev.Documents))
-					for i, d := range ev.Documents {
-						all.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
-						toks[i] = d.Token
-					}
-					all.AddEvent(Event{ID: ev.EventID, At: ev.OccurredAt.UnixMicro(), BirthDate: ev.BirthDate, Retract: e.retracts != "", Retracts: e.retracts}, toks)
-				}
-				want := Replay(all)
+				all, want := replayAll(events)
 				for i, d := range all.Docs {
 					v, err := LookupDocument(context.Background(), h.store, d.Token)
 					if err != nil || v == nil {

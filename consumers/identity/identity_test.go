@@ -624,3 +624,19 @@ func TestRetractionBeforeItsTarget(t *testing.T) {
 		t.Fatal("an unretracted link was lost")
 	}
 }
+
+// replayAll is the reference for multi-batch runs: every event in one
+// cluster, replayed once.
+func replayAll(events []tev) (*Cluster, *Outcome) {
+	all := NewCluster("all")
+	for _, e := range events {
+		ev := e.event()
+		toks := make([]string, len(ev.Documents))
+		for i, d := range ev.Documents {
+			all.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
+			toks[i] = d.Token
+		}
+		all.AddEvent(Event{ID: ev.EventID, At: ev.OccurredAt.UnixMicro(), BirthDate: ev.BirthDate, Retract: e.retracts != "", Retracts: e.retracts}, toks)
+	}
+	return all, Replay(all)
+}

@@ -57,17 +57,7 @@ func concurrentRun(t *testing.T, rdb redis.UniversalClient, prefix string, seed 
 	run(plain) // in any order: retractions may come before their targets
 
 	// Reference: one cluster holding every event, replayed once.
-	all := NewCluster("all")
-	for _, e := range events {
-		ev := e.event()
-		toks := make([]string, len(ev.Documents))
-		for i, d := range ev.Documents {
-			all.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
-			toks[i] = d.Token
-		}
-		all.AddEvent(Event{ID: ev.EventID, At: ev.OccurredAt.UnixMicro(), BirthDate: ev.BirthDate, Retract: e.retracts != "", Retracts: e.retracts}, toks)
-	}
-	want := Replay(all)
+	all, want := replayAll(events)
 	store := NewRedisStore(rdb, prefix, 0)
 	for i, d := range all.Docs {
 		v, err := LookupDocument(context.Background(), store, d.Token)
