@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/idlink/idlink/consumers/identity"
+	"github.com/idlink/idlink/pipeline"
 )
 
 func cmdConflicts(ctx context.Context, a *app, args []string) int {
@@ -22,15 +23,12 @@ func cmdConflicts(ctx context.Context, a *app, args []string) int {
 	if !ok {
 		return 1
 	}
-	rdb, err := cfg.Redis()
+	store, closeStore, err := identityStore(ctx, cfg)
 	if err != nil {
 		return a.fail(err)
 	}
-	defer rdb.Close()
-	if err := cfg.PingRedis(ctx, rdb); err != nil {
-		return a.fail(err)
-	}
-	list, err := identity.ListConflicts(ctx, identity.NewRedisStore(rdb, cfg.RedisPrefix, 0))
+	defer closeStore()
+	list, err := identity.ListConflicts(ctx, store)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -45,4 +43,17 @@ func cmdConflicts(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stdout, "%s  %-34s %-28s persons: %s\n", c.OccurredAt, c.EventID, c.Reason, strings.Join(c.PersonIDs, ", "))
 	}
 	return 0
+}
+
+// identityStore connects to the resolver's Redis and checks it answers.
+func identityStore(ctx context.Context, cfg *pipeline.Config) (*identity.RedisStore, func() error, error) {
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.PingRedis(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	return identity.NewRedisStore(rdb, cfg.RedisPrefix, 0), rdb.Close, nil
 }

@@ -30,15 +30,11 @@ func cmdLookup(ctx context.Context, a *app, args []string) int {
 	if !ok {
 		return 1
 	}
-	rdb, err := cfg.Redis()
+	store, closeStore, err := identityStore(ctx, cfg)
 	if err != nil {
 		return a.fail(err)
 	}
-	defer rdb.Close()
-	if err := cfg.PingRedis(ctx, rdb); err != nil {
-		return a.fail(err)
-	}
-	store := identity.NewRedisStore(rdb, cfg.RedisPrefix, 0)
+	defer closeStore()
 	var v *identity.PersonView
 	if *personID != "" {
 		v, err = identity.LookupPerson(ctx, store, *personID)
