@@ -49,6 +49,9 @@ type version struct {
 type Codec struct {
 	writers  map[Subject]*version
 	byFinger map[uint64]*version
+	// fastEvent and fastChange are set while the schema a hand-written
+	// decoder was written for (fastdecode.go) is its subject's writer schema.
+	fastEvent, fastChange bool
 }
 
 // Limits on what one message may claim, applied to goavro before decoding:
@@ -123,7 +126,15 @@ func (c *Codec) add(subject Subject, n int, text string) error {
 	if w := c.writers[subject]; w == nil || w.number < n {
 		c.writers[subject] = v
 	}
+	c.fastEvent = c.writerIs(SubjectAgencyEvent, fastEventFingerprint)
+	c.fastChange = c.writerIs(SubjectIdentityChange, fastChangeFingerprint)
 	return nil
+}
+
+// writerIs reports whether subject's writer schema has fingerprint fp.
+func (c *Codec) writerIs(subject Subject, fp uint64) bool {
+	w := c.writers[subject]
+	return w != nil && uint64(w.codec.Rabin) == fp
 }
 
 // WriterVersion reports the schema version written for subject.

@@ -107,7 +107,19 @@ func (c *Codec) EncodeEvent(e *Event) ([]byte, error) {
 }
 
 // DecodeEvent reads an agency event written with any embedded schema version.
+// Messages written with the current writer schema are decoded by a
+// hand-written decoder (fastdecode.go), the others through goavro.
 func (c *Codec) DecodeEvent(b []byte) (*Event, error) {
+	if c.fastEvent {
+		if fp, ok := soeFingerprint(b); ok && fp == fastEventFingerprint {
+			return decodeEventFast(b[soeHeaderLen:])
+		}
+	}
+	return c.decodeEventGeneric(b)
+}
+
+// decodeEventGeneric is DecodeEvent through goavro, for any embedded version.
+func (c *Codec) decodeEventGeneric(b []byte) (*Event, error) {
 	m, err := c.decode(SubjectAgencyEvent, b)
 	if err != nil {
 		return nil, err
@@ -160,7 +172,19 @@ func (c *Codec) EncodeChange(ch *IdentityChange) ([]byte, error) {
 }
 
 // DecodeChange reads an identity change written with any embedded version.
+// Messages written with the current writer schema are decoded by a
+// hand-written decoder (fastdecode.go), the others through goavro.
 func (c *Codec) DecodeChange(b []byte) (*IdentityChange, error) {
+	if c.fastChange {
+		if fp, ok := soeFingerprint(b); ok && fp == fastChangeFingerprint {
+			return decodeChangeFast(b[soeHeaderLen:])
+		}
+	}
+	return c.decodeChangeGeneric(b)
+}
+
+// decodeChangeGeneric is DecodeChange through goavro, for any embedded version.
+func (c *Codec) decodeChangeGeneric(b []byte) (*IdentityChange, error) {
 	m, err := c.decode(SubjectIdentityChange, b)
 	if err != nil {
 		return nil, err
