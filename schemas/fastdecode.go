@@ -18,7 +18,11 @@ package schemas
 //
 // Allocation: the body is copied once into a string and every decoded string
 // is a substring of it, so a decoded value keeps its whole message body (a
-// few hundred bytes) alive while any of its strings is referenced.
+// few hundred bytes) alive while any of its strings is referenced. The
+// record and its usual short lists share one allocation (eventBlock,
+// changeBlock); an Event's Attrs map is the only other allocation of a
+// typical event, and the documents of all persons of a change share one
+// array.
 
 import (
 	"encoding/binary"
@@ -142,13 +146,22 @@ func fastErr(subject Subject, number int, field string, err error) error {
 	return fmt.Errorf("decoding %s v%d: field %q: %w", subject, number, field, err)
 }
 
+// eventBlock is an Event allocated together with room for its documents.
+type eventBlock struct {
+	e    Event
+	docs [2]DocumentRef
+}
+
 // decodeEventFast decodes the body of an agency_event v2 message.
 func decodeEventFast(body []byte) (*Event, error) {
 	fail := func(field string, err error) (*Event, error) {
 		return nil, fastErr(SubjectAgencyEvent, 2, field, err)
 	}
 	r := avroReader{s: string(body)}
-	e := &Event{}
+	// Most events name one or two documents: one allocation holds both the
+	// event and their slice (a longer list gets a slice of its own).
+	blk := new(eventBlock)
+	e := &blk.e
 	var err error
 	if e.EventID, err = r.string(); err != nil {
 		return fail("event_id", err)
@@ -183,8 +196,12 @@ func decodeEventFast(body []byte) (*Event, error) {
 			break
 		}
 		if e.Documents == nil {
-			// A DocumentRef takes at least 3 bytes (three string lengths).
-			e.Documents = make([]DocumentRef, 0, r.capFor(n, 3))
+			if n <= len(blk.docs) {
+				e.Documents = blk.docs[:0:len(blk.docs)]
+			} else {
+				// A DocumentRef takes at least 3 bytes (three string lengths).
+				e.Documents = make([]DocumentRef, 0, r.capFor(n, 3))
+			}
 		}
 		for range n {
 			var d DocumentRef
@@ -217,14 +234,16 @@ func decodeEventFast(body []byte) (*Event, error) {
 			if err != nil {
 				return fail("attrs", err)
 			}
-			if _, dup := e.Attrs[k]; dup {
-				return fail("attrs", fmt.Errorf("duplicate key: %q", k))
-			}
 			v, err := r.string()
 			if err != nil {
 				return fail("attrs", err)
 			}
-			e.Attrs[k] = v
+			// A key seen before leaves the size unchanged (goavro fails on
+			// it too; the event is dropped either way).
+			had := len(e.Attrs)
+			if e.Attrs[k] = v; len(e.Attrs) == had {
+				return fail("attrs", fmt.Errorf("duplicate key: %q", k))
+			}
 		}
 	}
 	produced, err := r.long()
@@ -238,13 +257,22 @@ func decodeEventFast(body []byte) (*Event, error) {
 	return e, nil
 }
 
+// changeBlock is an IdentityChange allocated together with room for the ids
+// and persons most changes carry (longer lists get slices of their own).
+type changeBlock struct {
+	ch      IdentityChange
+	others  [1]string
+	persons [2]PersonState
+}
+
 // decodeChangeFast decodes the body of an identity_change v1 message.
 func decodeChangeFast(body []byte) (*IdentityChange, error) {
 	fail := func(field string, err error) (*IdentityChange, error) {
 		return nil, fastErr(SubjectIdentityChange, 1, field, err)
 	}
 	r := avroReader{s: string(body)}
-	ch := &IdentityChange{}
+	blk := new(changeBlock)
+	ch := &blk.ch
 	var err error
 	if ch.ChangeID, err = r.string(); err != nil {
 		return fail("change_id", err)
@@ -272,7 +300,11 @@ func decodeChangeFast(body []byte) (*IdentityChange, error) {
 			break
 		}
 		if ch.OtherPersonIDs == nil {
-			ch.OtherPersonIDs = make([]string, 0, r.capFor(n, 1))
+			if n <= len(blk.others) {
+				ch.OtherPersonIDs = blk.others[:0:len(blk.others)]
+			} else {
+				ch.OtherPersonIDs = make([]string, 0, r.capFor(n, 1))
+			}
 		}
 		for range n {
 			s, err := r.string()
@@ -288,6 +320,8 @@ func decodeChangeFast(body []byte) (*IdentityChange, error) {
 	if ch.Revision, err = r.long(); err != nil {
 		return fail("revision", err)
 	}
+	// The documents of every person share one backing array.
+	var docs []PersonDocument
 	for {
 		n, err := r.blockCount()
 		if err != nil {
@@ -297,16 +331,20 @@ func decodeChangeFast(body []byte) (*IdentityChange, error) {
 			break
 		}
 		if ch.Persons == nil {
-			// A PersonState takes at least 2 bytes (an id length and an
-			// empty documents array).
-			ch.Persons = make([]PersonState, 0, r.capFor(n, 2))
+			if n <= len(blk.persons) {
+				ch.Persons = blk.persons[:0:len(blk.persons)]
+			} else {
+				// A PersonState takes at least 2 bytes (an id length and
+				// an empty documents array).
+				ch.Persons = make([]PersonState, 0, r.capFor(n, 2))
+			}
 		}
 		for range n {
 			var p PersonState
 			if p.PersonID, err = r.string(); err != nil {
 				return fail("persons", err)
 			}
-			if p.Documents, err = r.personDocuments(); err != nil {
+			if p.Documents, err = r.personDocuments(&docs); err != nil {
 				return fail("persons", err)
 			}
 			ch.Persons = append(ch.Persons, p)
@@ -318,20 +356,22 @@ func decodeChangeFast(body []byte) (*IdentityChange, error) {
 	return ch, nil
 }
 
-// personDocuments reads a PersonState's documents array; nil when empty.
-func (r *avroReader) personDocuments() ([]PersonDocument, error) {
-	var docs []PersonDocument
+// personDocuments reads a PersonState's documents array, appending them to
+// *pool, and returns them (nil when there are none) as a slice of *pool that
+// later appends cannot overwrite.
+func (r *avroReader) personDocuments(pool *[]PersonDocument) ([]PersonDocument, error) {
+	start := len(*pool)
 	for {
 		n, err := r.blockCount()
 		if err != nil {
 			return nil, fmt.Errorf("documents: %w", err)
 		}
 		if n == 0 {
-			return docs, nil
+			break
 		}
-		if docs == nil {
+		if *pool == nil {
 			// A PersonDocument takes at least 2 bytes (two string lengths).
-			docs = make([]PersonDocument, 0, r.capFor(n, 2))
+			*pool = make([]PersonDocument, 0, r.capFor(n, 2))
 		}
 		for range n {
 			var d PersonDocument
@@ -341,7 +381,11 @@ func (r *avroReader) personDocuments() ([]PersonDocument, error) {
 			if d.Token, err = r.string(); err != nil {
 				return nil, fmt.Errorf("documents: %w", err)
 			}
-			docs = append(docs, d)
+			*pool = append(*pool, d)
 		}
 	}
+	if len(*pool) == start {
+		return nil, nil
+	}
+	return (*pool)[start:len(*pool):len(*pool)], nil
 }
