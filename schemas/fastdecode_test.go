@@ -59,6 +59,44 @@ func TestFastPathOffAfterNewWriterVersion(t *testing.T) {
 	}
 }
 
+// goavroEvent and goavroChange encode with goavro and the writer schema,
+// whatever encoder EncodeEvent and EncodeChange use: the fast decoders are
+// checked against goavro's bytes.
+func goavroEvent(c *Codec, e *Event) ([]byte, error) {
+	_, off := e.OccurredAt.Zone()
+	docs := make([]any, len(e.Documents))
+	for i, d := range e.Documents {
+		docs[i] = map[string]any{"type": d.Type, "token": d.Token, "birth_date": d.BirthDate}
+	}
+	attrs := make(map[string]any, len(e.Attrs))
+	for k, v := range e.Attrs {
+		attrs[k] = v
+	}
+	return c.writers[SubjectAgencyEvent].codec.SingleFromNative(nil, map[string]any{
+		"event_id": e.EventID, "type": e.Type, "agency": e.Agency,
+		"occurred_at_us": e.OccurredAt.UnixMicro(), "tz_offset_s": int32(off),
+		"region": e.Region, "birth_date": e.BirthDate, "documents": docs, "attrs": attrs,
+		"produced_at_us": micros(e.ProducedAt),
+	})
+}
+
+func goavroChange(c *Codec, ch *IdentityChange) ([]byte, error) {
+	persons := make([]any, len(ch.Persons))
+	for i, p := range ch.Persons {
+		docs := make([]any, len(p.Documents))
+		for j, d := range p.Documents {
+			docs[j] = map[string]any{"type": d.Type, "token": d.Token}
+		}
+		persons[i] = map[string]any{"person_id": p.PersonID, "documents": docs}
+	}
+	return c.writers[SubjectIdentityChange].codec.SingleFromNative(nil, map[string]any{
+		"change_id": ch.ChangeID, "kind": ch.Kind, "event_id": ch.EventID,
+		"occurred_at_us": micros(ch.OccurredAt), "person_id": ch.PersonID,
+		"other_person_ids": anyStrings(ch.OtherPersonIDs), "reason": ch.Reason,
+		"revision": ch.Revision, "persons": persons,
+	})
+}
+
 // avro builds Avro binary bodies by hand, for layouts goavro never writes
 // (several blocks, negative block counts, over-long varints).
 type avro []byte
@@ -117,7 +155,7 @@ func sameChange(t *testing.T, c *Codec, b []byte) bool {
 func TestFastDecodeEventMatchesGoavro(t *testing.T) {
 	c := newCodec(t)
 	enc := func(e *Event) []byte {
-		b, err := c.EncodeEvent(e)
+		b, err := goavroEvent(c, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +211,7 @@ func TestFastDecodeEventMatchesGoavro(t *testing.T) {
 func TestFastDecodeChangeMatchesGoavro(t *testing.T) {
 	c := newCodec(t)
 	enc := func(ch *IdentityChange) []byte {
-		b, err := c.EncodeChange(ch)
+		b, err := goavroChange(c, ch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +256,7 @@ func TestFastDecodeChangeMatchesGoavro(t *testing.T) {
 // currentEvent is sampleEvent written with the current schema.
 func currentEvent(t testing.TB, c *Codec) []byte {
 	t.Helper()
-	b, err := c.EncodeEvent(sampleEvent())
+	b, err := goavroEvent(c, sampleEvent())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,13 +482,13 @@ func fuzzSeeds(f *testing.F, valid ...[]byte) {
 // message, both decoders fail or both return the same event.
 func FuzzFastDecodeEvent(f *testing.F) {
 	c := newCodec(f)
-	good, err := c.EncodeEvent(sampleEvent())
+	good, err := goavroEvent(c, sampleEvent())
 	if err != nil {
 		f.Fatal(err)
 	}
 	fuzzSeeds(f, good, v1Event(f, c))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		enc, err := c.EncodeEvent((&gen{b}).event())
+		enc, err := goavroEvent(c, (&gen{b}).event())
 		if err != nil {
 			t.Fatalf("encoding a generated event: %v", err)
 		}
@@ -465,13 +503,13 @@ func FuzzFastDecodeEvent(f *testing.F) {
 // FuzzFastDecodeChange is FuzzFastDecodeEvent for identity changes.
 func FuzzFastDecodeChange(f *testing.F) {
 	c := newCodec(f)
-	good, err := c.EncodeChange(sampleChange())
+	good, err := goavroChange(c, sampleChange())
 	if err != nil {
 		f.Fatal(err)
 	}
 	fuzzSeeds(f, good)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		enc, err := c.EncodeChange((&gen{b}).change())
+		enc, err := goavroChange(c, (&gen{b}).change())
 		if err != nil {
 			t.Fatalf("encoding a generated change: %v", err)
 		}
