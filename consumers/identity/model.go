@@ -43,6 +43,9 @@ type Cluster struct {
 
 	docIdx map[string]int
 	evIdx  map[string]int
+	// datesFilled is set when AddDoc gave a known document the birth date
+	// it lacked (so replaying the old events alone could now differ).
+	datesFilled bool
 }
 
 // NewCluster returns an empty cluster.
@@ -80,6 +83,7 @@ func (c *Cluster) AddDoc(d Doc) int {
 	if i, ok := c.docIdx[d.Token]; ok {
 		if c.Docs[i].BirthDate == "" && d.BirthDate != "" {
 			c.Docs[i].BirthDate = d.BirthDate
+			c.datesFilled = true
 		}
 		return i
 	}
@@ -213,7 +217,11 @@ const (
 
 // Replay resolves a cluster from scratch. The result depends only on the set
 // of events in the cluster, never on the order they were added.
-func Replay(c *Cluster) *Outcome {
+func Replay(c *Cluster) *Outcome { return replay(c, -1, nil) }
+
+// replay is Replay; if snap is set, it is also called with the outcome so far
+// once the first n events in replay order are applied.
+func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 	order := make([]int, len(c.Events))
 	for i := range order {
 		order[i] = i
@@ -233,8 +241,14 @@ func Replay(c *Cluster) *Outcome {
 			Events:   map[string]int{},
 		},
 	}
-	for _, i := range order {
+	for j, i := range order {
+		if j == n && snap != nil {
+			snap(r.out)
+		}
 		r.apply(i)
+	}
+	if n == len(order) && snap != nil {
+		snap(r.out)
 	}
 	// Documents named by no event (never happens for stored clusters) would
 	// still need a person; give them one deterministically.
@@ -261,6 +275,69 @@ func Replay(c *Cluster) *Outcome {
 		}
 	}
 	return r.out
+}
+
+// after reports whether every event from index n on comes after every
+// event before n in replay order.
+func (c *Cluster) after(n int) bool {
+	if n == 0 || n == len(c.Events) {
+		return true
+	}
+	last := &c.Events[0]
+	for i := 1; i < n; i++ {
+		if last.before(&c.Events[i]) {
+			last = &c.Events[i]
+		}
+	}
+	for i := n; i < len(c.Events); i++ {
+		if !last.before(&c.Events[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// prior is what a batch needs of the state before it: the changes already
+// published, each document's person, every person id (live or merged away)
+// and the held conflicts.
+type prior struct {
+	changes   map[string]bool
+	person    map[string]string // token -> live person
+	ids       map[string]bool
+	conflicts map[string]bool
+}
+
+// newPrior records an outcome of cluster c (possibly part way through a
+// replay: documents without a person yet are left out).
+func newPrior(c *Cluster, o *Outcome) *prior {
+	p := &prior{
+		changes:   make(map[string]bool, len(o.Changes)),
+		person:    make(map[string]string, len(c.Docs)),
+		ids:       make(map[string]bool, len(o.Persons)+len(o.Alias)),
+		conflicts: make(map[string]bool, len(o.Conflicts)),
+	}
+	p.add(c, o)
+	return p
+}
+
+func (p *prior) add(c *Cluster, o *Outcome) {
+	for _, ch := range o.Changes {
+		p.changes[ch.ID] = true
+	}
+	for i, d := range c.Docs {
+		if o.PersonOf[i] != "" {
+			p.person[d.Token] = o.PersonOf[i]
+		}
+	}
+	for id := range o.Persons {
+		p.ids[id] = true
+	}
+	for a := range o.Alias {
+		p.ids[a] = true
+	}
+	for _, cf := range o.Conflicts {
+		p.conflicts[cf.EventID] = true
+	}
 }
 
 type replayer struct {

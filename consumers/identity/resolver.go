@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -98,7 +99,7 @@ func (r *Resolver) Handle(ctx context.Context, msgs []kafka.Message) error {
 		reason, detail string
 	}
 	dec := make([]decoded, len(msgs))
-	parallel(len(msgs), func(i int) {
+	parallel(len(msgs), func(_, i int) {
 		d := &dec[i]
 		d.ev, d.reason, d.detail = r.decode(msgs[i])
 	})
@@ -202,23 +203,42 @@ type unit struct {
 // parkedClusterID names the cluster a retraction founds when the event it
 // names has not arrived yet.
 func parkedClusterID(eventID string) string {
-	h := sha256.Sum256([]byte("retracted-event\x00" + eventID))
+	h := parkedHash(eventID)
 	return hex.EncodeToString(h[:8])
+}
+
+func parkedHash(eventID string) [sha256.Size]byte {
+	var buf [128]byte
+	return sha256.Sum256(append(append(buf[:0], "retracted-event\x00"...), eventID...))
+}
+
+// parkedLockName is LockName(parkedClusterID(eventID)), without building the id.
+func parkedLockName(eventID string) string {
+	h := parkedHash(eventID)
+	return lockNames[int(h[0])<<4|int(h[1]>>4)]
+}
+
+// nodeKey is a vertex of the batch's grouping graph: a cluster, a token with
+// no cluster yet, or an event id a retraction parks.
+type nodeKey struct {
+	kind byte // 'c', 't' or 'x'
+	id   string
 }
 
 // round resolves what it can of items in three Redis round trips (lookup,
 // lock+load, write) and one Kafka write; it returns the items whose clusters
 // were held by another process.
 func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message) ([]item, error) {
-	ids := make(map[string]bool, len(items))
-	var tokens, events []string
-	tokSeen := map[string]bool{}
-	for _, it := range items {
-		ids[it.ev.EventID] = true
+	idx := make(map[string]int, len(items)) // event id -> item
+	tokens := make([]string, 0, 3*len(items))
+	events := make([]string, 0, len(items))
+	tokSeen := make(map[string]struct{}, 3*len(items))
+	for i, it := range items {
+		idx[it.ev.EventID] = i
 		events = append(events, it.ev.EventID)
 		for _, d := range it.ev.Documents {
-			if !tokSeen[d.Token] {
-				tokSeen[d.Token] = true
+			if _, ok := tokSeen[d.Token]; !ok {
+				tokSeen[d.Token] = struct{}{}
 				tokens = append(tokens, d.Token)
 			}
 		}
@@ -234,45 +254,52 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		return nil, err
 	}
 
-	// Group items into units that must be resolved together.
-	uf := newUnionFind()
-	node := func(tok string) string {
-		if cid, ok := docCID[tok]; ok {
-			return "c:" + cid
+	// Group items into units that must be resolved together: items sharing
+	// a cluster, a new token or a parked id, and retractions with the event
+	// they name.
+	uf := newUnionFind(len(items))
+	owner := make(map[nodeKey]int, 3*len(items))
+	join := func(i int, k nodeKey) {
+		if j, ok := owner[k]; ok {
+			uf.union(i, j)
+		} else {
+			owner[k] = i
 		}
-		return "t:" + tok
 	}
-	for _, it := range items {
-		self := "e:" + it.ev.EventID
-		uf.add(self)
+	for i, it := range items {
 		if cid := evCID[it.ev.EventID]; cid != "" {
-			uf.union(self, "c:"+cid)
+			join(i, nodeKey{'c', cid})
 		}
 		for _, d := range it.ev.Documents {
-			uf.union(self, node(d.Token))
+			if cid, ok := docCID[d.Token]; ok {
+				join(i, nodeKey{'c', cid})
+			} else {
+				join(i, nodeKey{'t', d.Token})
+			}
 		}
 		if it.ev.Type == "link.retracted" {
 			t := it.ev.Attrs["retracts"]
-			switch {
-			case ids[t]:
-				uf.union(self, "e:"+t)
-			case evCID[t] != "":
-				uf.union(self, "c:"+evCID[t])
-			default:
-				uf.union(self, "x:"+t) // parked until t arrives
+			if j, ok := idx[t]; ok {
+				uf.union(i, j)
+			} else if cid := evCID[t]; cid != "" {
+				join(i, nodeKey{'c', cid})
+			} else {
+				join(i, nodeKey{'x', t}) // parked until t arrives
 			}
 		}
 	}
-	byRoot := map[string]*unit{}
+	unitOf := make([]int, len(items))
+	for i := range unitOf {
+		unitOf[i] = -1
+	}
 	var units []*unit
-	for _, it := range items {
-		root := uf.find("e:" + it.ev.EventID)
-		u := byRoot[root]
-		if u == nil {
-			u = &unit{}
-			byRoot[root] = u
-			units = append(units, u)
+	for i, it := range items {
+		root := uf.find(i)
+		if unitOf[root] < 0 {
+			unitOf[root] = len(units)
+			units = append(units, &unit{})
 		}
+		u := units[unitOf[root]]
 		u.items = append(u.items, it)
 	}
 	// Units may share a lock (clusters share 4096 locks): it is taken once,
@@ -280,13 +307,13 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	// event also takes the lock of its parking cluster, so an event and a
 	// retraction naming it never pass each other in two processes.
 	var allLocks, allClusters, allTokens, allEvents []string
-	lockSeen := map[string]bool{}
+	lockSeen := make(map[string]struct{}, 4096)
 	for _, u := range units {
-		lk, cl := map[string]bool{}, map[string]bool{}
-		addCluster := func(cid string) { cl[cid], lk[LockName(cid)] = true, true }
+		var lk, cl []string
+		addCluster := func(cid string) { cl, lk = append(cl, cid), append(lk, LockName(cid)) }
 		for _, it := range u.items {
 			u.events = append(u.events, it.ev.EventID)
-			lk[LockName(parkedClusterID(it.ev.EventID))] = true
+			lk = append(lk, parkedLockName(it.ev.EventID))
 			if cid := evCID[it.ev.EventID]; cid != "" {
 				addCluster(cid)
 			}
@@ -295,8 +322,9 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				if cid, ok := docCID[d.Token]; ok {
 					addCluster(cid)
 				} else {
-					lk[LockName(newClusterID(d.Token))] = true
-					u.fresh = append(u.fresh, newClusterID(d.Token))
+					fresh := newClusterID(d.Token)
+					lk = append(lk, LockName(fresh))
+					u.fresh = append(u.fresh, fresh)
 				}
 			}
 			if it.ev.Type == "link.retracted" {
@@ -304,17 +332,17 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				u.events = append(u.events, t)
 				if cid := evCID[t]; cid != "" {
 					addCluster(cid)
-				} else if !ids[t] {
+				} else if _, ok := idx[t]; !ok {
 					u.parked = append(u.parked, t)
-					lk[LockName(parkedClusterID(t))] = true
+					lk = append(lk, parkedLockName(t))
 					u.fresh = append(u.fresh, parkedClusterID(t))
 				}
 			}
 		}
-		u.locks, u.clusters = keys(lk), keys(cl)
+		u.locks, u.clusters = sortedSet(lk), sortedSet(cl)
 		for _, l := range u.locks {
-			if !lockSeen[l] {
-				lockSeen[l] = true
+			if _, ok := lockSeen[l]; !ok {
+				lockSeen[l] = struct{}{}
 				allLocks = append(allLocks, l)
 			}
 		}
@@ -350,26 +378,33 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			held[l] = true
 		}
 	}
-	// Units are independent: resolve them on every CPU, then merge in order.
+	// Units are independent (no two share a cluster, token or event): resolve
+	// them on every CPU, each worker collecting its writes, then merge.
 	type result struct {
-		w    *Writes
 		msgs []kafka.Message
 		err  error
 	}
 	results := make([]result, len(ready))
-	parallel(len(ready), func(i int) {
+	ws := make([]*Writes, workers())
+	parallel(len(ready), func(worker, i int) {
+		if ws[worker] == nil {
+			ws[worker] = newWrites()
+		}
 		res := &results[i]
-		res.w = newWrites()
-		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, res.w)
+		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, ws[worker])
 	})
 	w := newWrites()
+	for _, o := range ws {
+		if o != nil {
+			w.merge(o)
+		}
+	}
 	var out []kafka.Message
 	for _, res := range results {
 		if res.err != nil {
 			_ = r.store.Release(context.WithoutCancel(ctx), taken(allLocks, got))
 			return nil, res.err
 		}
-		w.merge(res.w)
 		out = append(out, res.msgs...)
 	}
 	var release []string
@@ -429,32 +464,21 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			}
 		}
 	}
-	base := NewCluster(id)
-	oldChanges := map[string]bool{}
-	oldPerson := map[string]string{} // token -> live person before
-	oldIDs := map[string]bool{}      // person ids (live and aliases) before
-	oldConflicts := map[string]bool{}
+	// A unit touching one existing cluster (the common case) grows it in
+	// place; otherwise every cluster it touches is absorbed into a new one.
+	var base *Cluster
 	var rev int64
-	for _, c := range olds {
-		o := Replay(c)
-		for _, ch := range o.Changes {
-			oldChanges[ch.ID] = true
+	if len(olds) == 1 && olds[0].ID == id {
+		base, rev = olds[0], olds[0].Rev
+	} else {
+		base = NewCluster(id)
+		for _, c := range olds {
+			rev = max(rev, c.Rev)
+			base.Absorb(c)
 		}
-		for i, d := range c.Docs {
-			oldPerson[d.Token] = o.PersonOf[i]
-		}
-		for p := range o.Persons {
-			oldIDs[p] = true
-		}
-		for a := range o.Alias {
-			oldIDs[a] = true
-		}
-		for _, cf := range o.Conflicts {
-			oldConflicts[cf.EventID] = true
-		}
-		rev = max(rev, c.Rev)
-		base.Absorb(c)
 	}
+	base.datesFilled = false
+	nOld, nOldDocs := len(base.Events), len(base.Docs)
 	added := 0
 	for _, it := range u.items {
 		toks := make([]string, len(it.ev.Documents))
@@ -492,20 +516,42 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			w.DelClusters = append(w.DelClusters, c.ID)
 		}
 	}
-	for _, d := range base.Docs {
-		if renamed || docCID[d.Token] != base.ID {
-			w.Docs[d.Token] = base.ID
-		}
+	// Pointers: a renamed cluster, or one a crash left half written, rewrites
+	// all of them; otherwise only the new documents and events need one
+	// (earlier ones were written when they arrived).
+	newDocs, newEvents := base.Docs[nOldDocs:], base.Events[nOld:]
+	if renamed || stale {
+		newDocs, newEvents = base.Docs, base.Events
 	}
-	for _, e := range base.Events {
-		w.Events[e.ID] = base.ID // cheap and idempotent
+	for _, d := range newDocs {
+		w.Docs[d.Token] = base.ID
 	}
-	for _, e := range base.Events {
+	for _, e := range newEvents {
+		w.Events[e.ID] = base.ID
 		if e.Retract && !base.HasEvent(e.Retracts) {
 			w.Events[e.Retracts] = base.ID // parked: the event joins us when it comes
 		}
 	}
-	out := Replay(base)
+	// The state before this batch: when the new events all come after the
+	// old ones of a single cluster, it is a prefix of the new replay;
+	// otherwise every old cluster is replayed on its own.
+	var before *prior
+	var out *Outcome
+	if len(olds) == 1 && !base.datesFilled && base.after(nOld) {
+		out = replay(base, nOld, func(o *Outcome) { before = newPrior(base, o) })
+	} else {
+		before = &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]bool{}}
+		for _, c := range olds {
+			if c == base { // grown in place: decode it again as it was
+				if c, err = UnmarshalCluster(c.ID, blobs[c.ID]); err != nil {
+					return nil, err
+				}
+			}
+			before.add(c, Replay(c))
+		}
+		out = Replay(base)
+	}
+	oldChanges, oldPerson, oldIDs, oldConflicts := before.changes, before.person, before.ids, before.conflicts
 	for p := range out.Persons {
 		if renamed || !oldIDs[p] {
 			w.Persons[p] = base.ID
@@ -620,24 +666,28 @@ func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
 	return rec
 }
 
-// parallel calls f(0..n-1) on one goroutine per CPU, in contiguous ranges.
-func parallel(n int, f func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 256 || workers == 1 {
+// workers is how many goroutines parallel uses.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// parallel calls f(worker, i) for i in 0..n-1 on one goroutine per CPU, each
+// worker (0 <= worker < workers()) taking a contiguous range.
+func parallel(n int, f func(worker, i int)) {
+	nw := workers()
+	if n < 256 || nw == 1 {
 		for i := 0; i < n; i++ {
-			f(i)
+			f(0, i)
 		}
 		return
 	}
 	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += per {
+	per := (n + nw - 1) / nw
+	for w, lo := 0, 0; lo < n; w, lo = w+1, lo+per {
 		hi := min(lo+per, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				f(i)
+				f(w, i)
 			}
 		}()
 	}
@@ -654,27 +704,24 @@ func taken(locks []string, got map[string]bool) []string {
 	return out
 }
 
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// sortedSet sorts ss and drops repeats, in place.
+func sortedSet(ss []string) []string {
+	slices.Sort(ss)
+	return slices.Compact(ss)
 }
 
-type unionFind struct{ parent map[string]string }
+// unionFind groups the items of a batch by index.
+type unionFind struct{ parent []int }
 
-func newUnionFind() *unionFind { return &unionFind{parent: map[string]string{}} }
-
-func (u *unionFind) add(x string) {
-	if _, ok := u.parent[x]; !ok {
-		u.parent[x] = x
+func newUnionFind(n int) *unionFind {
+	u := &unionFind{parent: make([]int, n)}
+	for i := range u.parent {
+		u.parent[i] = i
 	}
+	return u
 }
 
-func (u *unionFind) find(x string) string {
-	u.add(x)
+func (u *unionFind) find(x int) int {
 	for u.parent[x] != x {
 		u.parent[x] = u.parent[u.parent[x]]
 		x = u.parent[x]
@@ -682,7 +729,7 @@ func (u *unionFind) find(x string) string {
 	return x
 }
 
-func (u *unionFind) union(a, b string) {
+func (u *unionFind) union(a, b int) {
 	ra, rb := u.find(a), u.find(b)
 	if ra != rb {
 		if ra < rb {

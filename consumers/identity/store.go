@@ -73,10 +73,12 @@ type Store interface {
 
 // RedisStore keeps resolver state in Redis (a single server or a Cluster).
 //
-// Pointers live in bucketed hashes, so one batch costs one command per bucket
-// rather than one per document, and small hashes stay in Redis' compact
-// listpack encoding (raise hash-max-listpack-entries to ~1024 for large data
-// sets). Keys (P = the configured prefix, b = a 3-hex-digit bucket):
+// Pointers live in bucketed hashes: 65,536 buckets per kind keep each hash
+// small (about 15 fields per million documents), so it stays in Redis'
+// compact listpack encoding, which costs far less memory than a key per
+// document, while a field lookup scans only a short listpack. Documents of
+// one batch that share a bucket share one command. Keys (P = the configured
+// prefix, b = a 4-hex-digit bucket):
 //
 //	P d:b        hash  raw 32-byte token -> cluster id
 //	P e:b        hash  event id          -> cluster id
@@ -112,12 +114,46 @@ func (s *RedisStore) cluster() bool {
 	return ok
 }
 
-// LockName is the lock guarding a cluster: clusters share 4096 locks.
-func LockName(cid string) string { return cid[:3] }
+// LockName is the lock guarding a cluster: clusters share 4096 locks, named
+// by the first three hex digits of the cluster id.
+func LockName(cid string) string {
+	if i, ok := hex3(cid); ok {
+		return lockNames[i]
+	}
+	return cid[:3]
+}
+
+// lockNames holds the 4096 lock names, so naming a lock allocates nothing.
+var lockNames = func() (n [4096]string) {
+	for i := range n {
+		n[i] = fmt.Sprintf("%03x", i)
+	}
+	return n
+}()
+
+// hex3 parses the first three lower-case hex digits of s.
+func hex3(s string) (int, bool) {
+	if len(s) < 3 {
+		return 0, false
+	}
+	v := 0
+	for i := 0; i < 3; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | int(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
 
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
 
-func tokenBucket(tok string) string { return tok[:3] }
+func tokenBucket(tok string) string { return tok[:4] }
 
 func tokenField(tok string) string {
 	raw, err := hex.DecodeString(tok)
@@ -130,7 +166,7 @@ func tokenField(tok string) string {
 func idBucket(id string) string {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return fmt.Sprintf("%03x", h.Sum32()&0xfff)
+	return fmt.Sprintf("%04x", h.Sum32()&0xffff)
 }
 
 // unlockScript deletes a lock only if this process still owns it. It is sent
