@@ -148,8 +148,18 @@ func (c *Codec) decodeEventGeneric(b []byte) (*Event, error) {
 	return e, nil
 }
 
-// EncodeChange writes an identity change.
+// EncodeChange writes an identity change. While the schema the hand-written
+// encoder (fastencode.go) was written for is the writer schema, it is used;
+// otherwise goavro encodes.
 func (c *Codec) EncodeChange(ch *IdentityChange) ([]byte, error) {
+	if c.fastChange {
+		return encodeChangeFast(ch), nil
+	}
+	return c.encodeChangeGeneric(ch)
+}
+
+// encodeChangeGeneric is EncodeChange through goavro.
+func (c *Codec) encodeChangeGeneric(ch *IdentityChange) ([]byte, error) {
 	persons := make([]any, len(ch.Persons))
 	for i, p := range ch.Persons {
 		docs := make([]any, len(p.Documents))
