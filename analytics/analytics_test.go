@@ -75,7 +75,13 @@ func TestMigrateIdempotent(t *testing.T) {
 		}
 		tables = append(tables, name)
 	}
-	want := []string{"doc_person", "event_documents", "identity_changes", "schema_migrations"}
+	want := []string{
+		"doc_current", "doc_current_from_changes", "doc_current_from_events", // 0002: report tables and their views
+		"doc_groups", "doc_groups_from_events",
+		"doc_person",
+		"doc_types", "doc_types_from_changes", "doc_types_from_events",
+		"event_documents", "identity_changes", "schema_migrations",
+	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)
 	}
