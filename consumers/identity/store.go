@@ -73,12 +73,10 @@ type Store interface {
 
 // RedisStore keeps resolver state in Redis (a single server or a Cluster).
 //
-// Pointers live in bucketed hashes: 65,536 buckets per kind keep each hash
-// small (about 15 fields per million documents), so it stays in Redis'
-// compact listpack encoding, which costs far less memory than a key per
-// document, while a field lookup scans only a short listpack. Documents of
-// one batch that share a bucket share one command. Keys (P = the configured
-// prefix, b = a 4-hex-digit bucket):
+// Pointers live in bucketed hashes, so one batch costs one command per bucket
+// rather than one per document, and small hashes stay in Redis' compact
+// listpack encoding (raise hash-max-listpack-entries to ~1024 for large data
+// sets). Keys (P = the configured prefix, b = a 3-hex-digit bucket):
 //
 //	P d:b        hash  raw 32-byte token -> cluster id
 //	P e:b        hash  event id          -> cluster id
@@ -153,7 +151,7 @@ func hex3(s string) (int, bool) {
 
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
 
-func tokenBucket(tok string) string { return tok[:4] }
+func tokenBucket(tok string) string { return tok[:3] }
 
 func tokenField(tok string) string {
 	raw, err := hex.DecodeString(tok)
@@ -166,7 +164,7 @@ func tokenField(tok string) string {
 func idBucket(id string) string {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return fmt.Sprintf("%04x", h.Sum32()&0xffff)
+	return fmt.Sprintf("%03x", h.Sum32()&0xfff)
 }
 
 // unlockScript deletes a lock only if this process still owns it. It is sent
