@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -639,4 +640,17 @@ func replayAll(events []tev) (*Cluster, *Outcome) {
 		all.AddEvent(Event{ID: ev.EventID, At: ev.OccurredAt.UnixMicro(), BirthDate: ev.BirthDate, Retract: e.retracts != "", Retracts: e.retracts}, toks)
 	}
 	return all, Replay(all)
+}
+
+func TestLockNames(t *testing.T) {
+	for _, id := range []string{"", "e-1", "ev-123456", strings.Repeat("x", 200)} {
+		if got, want := parkedLockName(id), LockName(parkedClusterID(id)); got != want {
+			t.Errorf("parkedLockName(%q) = %q, want %q", id, got, want)
+		}
+	}
+	for _, cid := range []string{"000abc", "fff", "a1b2c3d4e5f60718", "XYZ1"} {
+		if got, want := LockName(cid), cid[:3]; got != want {
+			t.Errorf("LockName(%q) = %q, want %q", cid, got, want)
+		}
+	}
 }

@@ -193,7 +193,6 @@ type unit struct {
 	clusters []string // existing clusters, sorted
 	tokens   []string
 	events   []string // its event ids and the ids its retractions name
-	parked   []string // ids named by retractions that have not arrived
 	// fresh are the ids a new cluster of this unit could take. A blob may
 	// already exist under one: a crash between writing a cluster and its
 	// pointers leaves it behind, and it is absorbed rather than overwritten.
@@ -333,7 +332,6 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				if cid := evCID[t]; cid != "" {
 					addCluster(cid)
 				} else if _, ok := idx[t]; !ok {
-					u.parked = append(u.parked, t)
 					lk = append(lk, parkedLockName(t))
 					u.fresh = append(u.fresh, parkedClusterID(t))
 				}
