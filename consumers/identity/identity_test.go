@@ -648,8 +648,8 @@ func TestLockNames(t *testing.T) {
 			t.Errorf("parkedLockName(%q) = %q, want %q", id, got, want)
 		}
 	}
-	for _, cid := range []string{"000abc", "fff", "a1b2c3d4e5f60718", "XYZ1"} {
-		if got, want := LockName(cid), cid[:3]; got != want {
+	for _, cid := range []string{"000abc", "ff", "a1b2c3d4e5f60718", "XYZ1"} {
+		if got, want := LockName(cid), cid[:2]; got != want {
 			t.Errorf("LockName(%q) = %q, want %q", cid, got, want)
 		}
 	}

@@ -214,7 +214,7 @@ func parkedHash(eventID string) [sha256.Size]byte {
 // parkedLockName is LockName(parkedClusterID(eventID)), without building the id.
 func parkedLockName(eventID string) string {
 	h := parkedHash(eventID)
-	return lockNames[int(h[0])<<4|int(h[1]>>4)]
+	return lockNames[h[0]]
 }
 
 // nodeKey is a vertex of the batch's grouping graph: a cluster, a token with
@@ -301,12 +301,12 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		u := units[unitOf[root]]
 		u.items = append(u.items, it)
 	}
-	// Units may share a lock (clusters share 4096 locks): it is taken once,
+	// Units may share a lock (clusters share 256 locks): it is taken once,
 	// and released only when no unit that goes ahead still needs it. Every
 	// event also takes the lock of its parking cluster, so an event and a
 	// retraction naming it never pass each other in two processes.
 	var allLocks, allClusters, allTokens, allEvents []string
-	lockSeen := make(map[string]struct{}, 4096)
+	lockSeen := make(map[string]struct{}, len(lockNames))
 	for _, u := range units {
 		var lk, cl []string
 		addCluster := func(cid string) { cl, lk = append(cl, cid), append(lk, LockName(cid)) }

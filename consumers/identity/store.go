@@ -112,30 +112,32 @@ func (s *RedisStore) cluster() bool {
 	return ok
 }
 
-// LockName is the lock guarding a cluster: clusters share 4096 locks, named
-// by the first three hex digits of the cluster id.
+// LockName is the lock guarding a cluster: clusters share 256 locks, named
+// by the first two hex digits of the cluster id. Few locks keep a batch's
+// lock commands (a SET NX and an unlock script each) few: a batch of a
+// thousand events would otherwise take and release thousands of locks.
 func LockName(cid string) string {
-	if i, ok := hex3(cid); ok {
+	if i, ok := hex2(cid); ok {
 		return lockNames[i]
 	}
-	return cid[:3]
+	return cid[:2]
 }
 
-// lockNames holds the 4096 lock names, so naming a lock allocates nothing.
-var lockNames = func() (n [4096]string) {
+// lockNames holds the 256 lock names, so naming a lock allocates nothing.
+var lockNames = func() (n [256]string) {
 	for i := range n {
-		n[i] = fmt.Sprintf("%03x", i)
+		n[i] = fmt.Sprintf("%02x", i)
 	}
 	return n
 }()
 
-// hex3 parses the first three lower-case hex digits of s.
-func hex3(s string) (int, bool) {
-	if len(s) < 3 {
+// hex2 parses the first two lower-case hex digits of s.
+func hex2(s string) (int, bool) {
+	if len(s) < 2 {
 		return 0, false
 	}
 	v := 0
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 2; i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
