@@ -307,19 +307,13 @@ type prior struct {
 	conflicts map[string]bool
 }
 
-// newPrior records an outcome of cluster c (possibly part way through a
-// replay: documents without a person yet are left out).
-func newPrior(c *Cluster, o *Outcome) *prior {
-	p := &prior{
-		changes:   make(map[string]bool, len(o.Changes)),
-		person:    make(map[string]string, len(c.Docs)),
-		ids:       make(map[string]bool, len(o.Persons)+len(o.Alias)),
-		conflicts: make(map[string]bool, len(o.Conflicts)),
-	}
-	p.add(c, o)
-	return p
+// newPrior returns an empty prior; add records outcomes in it.
+func newPrior() *prior {
+	return &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]bool{}}
 }
 
+// add records an outcome of cluster c (possibly part way through a replay:
+// documents without a person yet are left out).
 func (p *prior) add(c *Cluster, o *Outcome) {
 	for _, ch := range o.Changes {
 		p.changes[ch.ID] = true

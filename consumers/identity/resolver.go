@@ -391,11 +391,18 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		res := &results[i]
 		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, ws[worker])
 	})
-	w := newWrites()
+	var w *Writes
 	for _, o := range ws {
-		if o != nil {
+		switch {
+		case o == nil:
+		case w == nil:
+			w = o
+		default:
 			w.merge(o)
 		}
+	}
+	if w == nil {
+		w = newWrites()
 	}
 	var out []kafka.Message
 	for _, res := range results {
@@ -536,9 +543,12 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 	var before *prior
 	var out *Outcome
 	if len(olds) == 1 && !base.datesFilled && base.after(nOld) {
-		out = replay(base, nOld, func(o *Outcome) { before = newPrior(base, o) })
+		out = replay(base, nOld, func(o *Outcome) {
+			before = newPrior()
+			before.add(base, o)
+		})
 	} else {
-		before = &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]bool{}}
+		before = newPrior()
 		for _, c := range olds {
 			if c == base { // grown in place: decode it again as it was
 				if c, err = UnmarshalCluster(c.ID, blobs[c.ID]); err != nil {

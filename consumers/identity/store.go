@@ -116,40 +116,15 @@ func (s *RedisStore) cluster() bool {
 // by the first two hex digits of the cluster id. Few locks keep a batch's
 // lock commands (a SET NX and an unlock script each) few: a batch of a
 // thousand events would otherwise take and release thousands of locks.
-func LockName(cid string) string {
-	if i, ok := hex2(cid); ok {
-		return lockNames[i]
-	}
-	return cid[:2]
-}
+func LockName(cid string) string { return cid[:2] }
 
-// lockNames holds the 256 lock names, so naming a lock allocates nothing.
+// lockNames holds the 256 lock names, so parkedLockName allocates nothing.
 var lockNames = func() (n [256]string) {
 	for i := range n {
 		n[i] = fmt.Sprintf("%02x", i)
 	}
 	return n
 }()
-
-// hex2 parses the first two lower-case hex digits of s.
-func hex2(s string) (int, bool) {
-	if len(s) < 2 {
-		return 0, false
-	}
-	v := 0
-	for i := 0; i < 2; i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | int(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | int(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
-}
 
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
 
