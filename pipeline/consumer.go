@@ -72,39 +72,50 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 	}
 	defer r.Close()
 
-	batch := make([]kafka.Message, 0, o.MaxBatch)
+	// The next batch is gathered while this one is handled, so fetching
+	// overlaps the handler's round trips. Three buffers circulate: one being
+	// handled, one ready, one being gathered.
+	gctx, stopGather := context.WithCancel(ctx)
+	ready := make(chan []kafka.Message, 1)
+	free := make(chan []kafka.Message, 3)
+	for range 3 {
+		free <- make([]kafka.Message, 0, o.MaxBatch)
+	}
+	gathered := make(chan struct{})
+	go func() {
+		defer close(gathered)
+		defer close(ready)
+		for {
+			var batch []kafka.Message
+			select {
+			case batch = <-free:
+			case <-gctx.Done():
+				return
+			}
+			batch, ok := gather(gctx, r, o, log, batch[:0])
+			if !ok {
+				return
+			}
+			select {
+			case ready <- batch:
+			case <-gctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		stopGather()
+		<-gathered // before r.Close
+	}()
+
 	for {
-		batch = batch[:0]
-		// Block for the first message, then gather more for up to MaxWait.
-		first, err := fetch(ctx, r, o.MaxWait)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
-				signal(o.Idle, o.Name)
-				continue
-			}
-			log.Warn("fetching messages failed; retrying", "err", err)
-			sleep(ctx, o.BackoffMin)
-			continue
+		var batch []kafka.Message
+		select {
+		case batch = <-ready:
+		case <-ctx.Done():
+			return nil
 		}
-		batch = append(batch, first)
-		deadline := time.Now().Add(o.MaxWait)
-		for len(batch) < o.MaxBatch {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				break
-			}
-			// Drain what is already buffered without waiting long.
-			m, err := fetch(ctx, r, min(wait, 20*time.Millisecond))
-			if err != nil {
-				break
-			}
-			batch = append(batch, m)
-		}
-		if ctx.Err() != nil {
+		if batch == nil || ctx.Err() != nil {
 			return nil // the batch is not processed, so not committed
 		}
 		start := time.Now()
@@ -136,7 +147,44 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 		o.Metrics.Batch.WithLabelValues(o.Name).Observe(time.Since(start).Seconds())
 		o.Metrics.Processed.WithLabelValues(o.Name).Add(float64(len(batch)))
 		o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
+		free <- batch
 	}
+}
+
+// gather fills batch: it blocks for the first message, then takes more for
+// up to o.MaxWait. It reports false when ctx is done.
+func gather(ctx context.Context, r *kafka.Reader, o ConsumerOptions, log *slog.Logger, batch []kafka.Message) ([]kafka.Message, bool) {
+	for {
+		first, err := fetch(ctx, r, o.MaxWait)
+		if err == nil {
+			batch = append(batch, first)
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
+			signal(o.Idle, o.Name)
+			continue
+		}
+		log.Warn("fetching messages failed; retrying", "err", err)
+		sleep(ctx, o.BackoffMin)
+	}
+	deadline := time.Now().Add(o.MaxWait)
+	for len(batch) < o.MaxBatch {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		// Drain what is already buffered without waiting long.
+		m, err := fetch(ctx, r, min(wait, 20*time.Millisecond))
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch, ctx.Err() == nil
 }
 
 func fetch(ctx context.Context, r *kafka.Reader, wait time.Duration) (kafka.Message, error) {

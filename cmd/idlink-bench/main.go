@@ -38,9 +38,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/idlink/idlink/pipeline"
 )
 
 func main() {
+	pipeline.SetGC() // the in-process consumers collect as idlink's do
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

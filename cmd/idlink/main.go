@@ -47,6 +47,7 @@ func commands() map[string]command {
 }
 
 func main() {
+	pipeline.SetGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := &app{
 		stdin:  os.Stdin,

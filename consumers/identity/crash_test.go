@@ -111,3 +111,62 @@ func TestCrashLeavesOnePointerUnwritten(t *testing.T) {
 		t.Fatalf("after the crash: %+v and %+v", pa, pb)
 	}
 }
+
+// A retraction whose target has not arrived parks the target's id in its
+// cluster. If a crash loses that parked pointer, the redelivered retraction
+// must write it again, or the target, when it comes, founds a cluster of its
+// own and its links are never withdrawn.
+func TestCrashLosesParkedPointer(t *testing.T) {
+	h := newHarness(t)
+	dropX := func(w *Writes) *Writes {
+		out := &Writes{Clusters: w.Clusters, Events: map[string]string{}}
+		for k, v := range w.Events {
+			if k != "x" {
+				out.Events[k] = v
+			}
+		}
+		return out
+	}
+	batch := h.msgs(tev{id: "r", at: 2, retracts: "x"})
+	crashed := New(&crashStore{memHandle: h.mem.handle(), keep: dropX}, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	if err := crashed.Handle(context.Background(), batch); err == nil {
+		t.Fatal("the crashing store did not fail")
+	}
+	h.mem.locks = map[string]*memOwner{}
+	h.feed(tev{id: "r", at: 2, retracts: "x"}) // redelivery
+	h.feed(tev{id: "x", at: 1, docs: []string{"R0", "M1"}})
+	if pa, pb := h.person("R0"), h.person("M1"); pa.PersonID == pb.PersonID {
+		t.Fatalf("the retracted link was made: %+v and %+v", pa, pb)
+	}
+}
+
+// recordStore keeps every Writes a resolver commits.
+type recordStore struct {
+	*memHandle
+	writes []*Writes
+}
+
+func (s *recordStore) Commit(ctx context.Context, w *Writes) error {
+	s.writes = append(s.writes, w)
+	return s.memHandle.Commit(ctx, w)
+}
+
+// A batch that grows a cluster writes pointers for its new documents and
+// events only; the ones written before still hold.
+func TestGrowingWritesOnlyNewPointers(t *testing.T) {
+	h := newHarness(t)
+	rec := &recordStore{memHandle: h.mem.handle()}
+	h.res = New(rec, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	h.feed(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}})
+	h.feed(tev{id: "e2", at: 2, docs: []string{"R0", "P2"}})
+	w := rec.writes[len(rec.writes)-1]
+	if len(w.Docs) != 1 || w.Docs[tok("P2")] == "" {
+		t.Errorf("document pointers written: %v, want only P2's", w.Docs)
+	}
+	if len(w.Events) != 1 || w.Events["e2"] == "" {
+		t.Errorf("event pointers written: %v, want only e2's", w.Events)
+	}
+	if pa, pb := h.person("M1"), h.person("P2"); pa.PersonID != pb.PersonID || len(pa.Documents) != 3 {
+		t.Fatalf("after growing: %+v and %+v", pa, pb)
+	}
+}

@@ -500,12 +500,25 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 		}
 	}
 	renamed := len(olds) != 1 || olds[0].ID != base.ID
-	stale := false // a pointer a crash left unwritten
+	// stale: a pointer a crash left unwritten, to a document or event the
+	// cluster held before this batch (new ones get theirs below anyway).
+	stale := false
 	for _, t := range u.tokens {
-		stale = stale || docCID[t] != base.ID
+		if i := base.DocIndex(t); i >= 0 && i < nOldDocs && docCID[t] != base.ID {
+			stale = true
+		}
 	}
 	for _, e := range u.events { // its events and the ones it parks
-		stale = stale || evCID[e] != base.ID
+		if stale || evCID[e] == base.ID {
+			continue
+		}
+		if i, ok := base.evIdx[e]; ok {
+			stale = i < nOld
+			continue
+		}
+		for _, o := range base.Events[:nOld] { // parked here before?
+			stale = stale || (o.Retract && o.Retracts == e)
+		}
 	}
 	if added == 0 && !renamed && !stale {
 		return nil, nil // every event was a replay: nothing changes

@@ -82,10 +82,12 @@ type Store interface {
 //	P e:b        hash  event id          -> cluster id
 //	P p:b        hash  person id         -> cluster id (live and merged-away ids)
 //	P c:<id>     string cluster blob (see MarshalBinary)
-//	P l:b        string lock owner, with a TTL; one lock guards a bucket of clusters
+//	P l:{locks}b string lock owner, with a TTL; one lock guards a bucket of clusters
 //	P conflicts  hash  event id -> conflict record
 //
-// Every command touches one key, so the layout runs on Redis Cluster.
+// Every command touches one key, except the lock scripts, which take or
+// release a batch's locks in one call: the locks share the hash tag {locks},
+// so they live in one slot and the layout runs on Redis Cluster.
 type RedisStore struct {
 	rdb     redis.UniversalClient
 	prefix  string
@@ -144,10 +146,40 @@ func idBucket(id string) string {
 	return fmt.Sprintf("%03x", h.Sum32()&0xfff)
 }
 
-// unlockScript deletes a lock only if this process still owns it. It is sent
-// with EVAL (not EVALSHA) because it runs inside pipelines, where go-redis
-// cannot fall back after NOSCRIPT; it is tiny.
-const unlockScript = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`
+// lockScript tries to take every lock in KEYS for owner ARGV[1] with a TTL
+// of ARGV[2] ms, and returns a 1 or 0 per key. unlockScript deletes the locks
+// in KEYS that owner ARGV[1] still holds. They are sent with EVAL (not
+// EVALSHA) because they run inside pipelines, where go-redis cannot fall back
+// after NOSCRIPT; they are tiny. A batch thus takes and releases its locks in
+// one command each, however many it needs.
+const (
+	lockScript = `local got = {}
+for i, k in ipairs(KEYS) do
+  if redis.call("set", k, ARGV[1], "NX", "PX", ARGV[2]) then got[i] = 1 else got[i] = 0 end
+end
+return got`
+	unlockScript = `local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call("get", k) == ARGV[1] then n = n + redis.call("del", k) end
+end
+return n`
+)
+
+// lockKeys returns the keys of locks.
+func (s *RedisStore) lockKeys(locks []string) []string {
+	keys := make([]string, len(locks))
+	for i, l := range locks {
+		keys[i] = s.prefix + "l:{locks}" + l
+	}
+	return keys
+}
+
+// unlock queues the release of locks on pipe.
+func (s *RedisStore) unlock(ctx context.Context, pipe redis.Pipeliner, locks []string) {
+	if len(locks) > 0 {
+		pipe.Eval(ctx, unlockScript, s.lockKeys(locks), s.owner)
+	}
+}
 
 // hmget queues one HMGET per bucket; collect reads the answers into out.
 type hmget struct {
@@ -222,9 +254,9 @@ func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[s
 // LockLoad implements Store.
 func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
 	pipe := s.rdb.Pipeline()
-	lc := make([]*redis.BoolCmd, len(locks))
-	for i, l := range locks {
-		lc[i] = pipe.SetNX(ctx, s.k("l", l), s.owner, s.lockTTL)
+	var lc *redis.Cmd
+	if len(locks) > 0 {
+		lc = pipe.Eval(ctx, lockScript, s.lockKeys(locks), s.owner, s.lockTTL.Milliseconds())
 	}
 	if s.cluster() {
 		// A cluster runs a pipeline's commands on every node at once: take
@@ -249,8 +281,15 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 		return nil, nil, nil, nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
 	}
 	got := make(map[string]bool, len(locks))
-	for i, c := range lc {
-		got[locks[i]] = c.Val()
+	if lc != nil {
+		res, err := lc.Int64Slice()
+		if err != nil || len(res) != len(locks) {
+			_ = s.Release(context.WithoutCancel(ctx), locks)
+			return nil, nil, nil, nil, fmt.Errorf("locking %d clusters in redis: unexpected reply %v: %w", len(locks), lc.Val(), err)
+		}
+		for i, v := range res {
+			got[locks[i]] = v == 1
+		}
 	}
 	blobs := make(map[string][]byte, len(clusters))
 	for i, c := range cc {
@@ -317,9 +356,7 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 		}
 		pipe = s.rdb.Pipeline()
 	}
-	for _, l := range w.Unlock {
-		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
-	}
+	s.unlock(ctx, pipe, w.Unlock)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return fmt.Errorf("writing %d clusters to redis: %w", len(w.Clusters), err)
 	}
@@ -332,9 +369,7 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	for _, l := range locks {
-		pipe.Eval(ctx, unlockScript, []string{s.k("l", l)}, s.owner)
-	}
+	s.unlock(ctx, pipe, locks)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return fmt.Errorf("releasing %d cluster locks in redis: %w", len(locks), err)
 	}
