@@ -17,7 +17,7 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	args := []string{"-n", "2000", "-baseline-n", "300", "-sink-n", "2000", "-latency-seconds", "1", "-rate", "1000",
-		"-report-rows", "20000", "-report-runs", "1", "-phase-timeout", "5m"}
+		"-report-rows", "20000", "-report-runs", "1", "-phase-timeout", "5m", "-settle-max", "0"}
 	if code := run(ctx, args, &out, &errb); code != 0 {
 		t.Fatalf("idlink-bench %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	var errb bytes.Buffer
-	for _, args := range [][]string{{"-n", "10"}, {"-skip", "nonsense"}, {"stray"}} {
+	for _, args := range [][]string{{"-n", "10"}, {"-skip", "nonsense"}, {"stray"}, {"-settle-max", "-1s"}} {
 		errb.Reset()
 		if code := run(context.Background(), args, &bytes.Buffer{}, &errb); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errb.String())

@@ -82,6 +82,7 @@ type options struct {
 	profileDir     string
 	skip           map[string]bool
 	phaseTimeout   time.Duration
+	settleMax      time.Duration
 	keep           bool
 }
 
@@ -109,6 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, also run both consumers in-process over the data set and write CPU and heap profiles here")
 	skip := fs.String("skip", "", "comma-separated phases to skip: "+strings.Join(allPhases(), ","))
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 30*time.Minute, "give up on a phase after this long")
+	fs.DurationVar(&o.settleMax, "settle-max", 90*time.Second,
+		"before each phase, wait up to this long for the machine to go quiet (the last phase's merges and rewrites); 0: don't wait")
 	fs.BoolVar(&o.keep, "keep", false, "keep the topics, groups, Redis keys and databases (for debugging)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -124,6 +127,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	o.baselineN = min(max(o.baselineN, 1), o.n)
 	o.sinkN = min(max(o.sinkN, 1), o.n)
+	if o.settleMax < 0 {
+		return nil, &usageError{fmt.Sprintf("-settle-max must be 0 (no wait) or positive, got %s", o.settleMax)}
+	}
 	if o.rate <= 0 || o.latencySeconds <= 0 {
 		return nil, &usageError{"-rate and -latency-seconds must be positive"}
 	}
@@ -206,6 +212,7 @@ func (b *bench) run(ctx context.Context) error {
 			continue
 		}
 		b.progress("phase %s", s.phase)
+		b.settle(ctx, s.phase)
 		if err := s.fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.phase, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -93,6 +92,8 @@ type RedisStore struct {
 	prefix  string
 	owner   string
 	lockTTL time.Duration
+
+	docKeys, eventKeys, personKeys *[buckets]string
 }
 
 // NewRedisStore wraps a client. lockTTL bounds how long a crashed process
@@ -103,7 +104,10 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, lockTTL time.Durati
 	if lockTTL <= 0 {
 		lockTTL = 10 * time.Second
 	}
-	return &RedisStore{rdb: rdb, prefix: prefix, owner: hex.EncodeToString(b[:]), lockTTL: lockTTL}
+	return &RedisStore{
+		rdb: rdb, prefix: prefix, owner: hex.EncodeToString(b[:]), lockTTL: lockTTL,
+		docKeys: bucketKeys(prefix, "d"), eventKeys: bucketKeys(prefix, "e"), personKeys: bucketKeys(prefix, "p"),
+	}
 }
 
 // cluster reports whether the client talks to a Redis Cluster, where one
@@ -130,7 +134,26 @@ var lockNames = func() (n [256]string) {
 
 func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + id }
 
-func tokenBucket(tok string) string { return tok[:3] }
+// buckets is how many hashes hold the pointers of one kind.
+const buckets = 4096
+
+// tokenBucket is the bucket of a token: its first three hex digits.
+func tokenBucket(tok string) int {
+	b := 0
+	for i := 0; i < 3; i++ {
+		c := tok[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c = 0 // callers pass valid tokens only
+		}
+		b = b<<4 | int(c)
+	}
+	return b
+}
 
 func tokenField(tok string) string {
 	raw, err := hex.DecodeString(tok)
@@ -140,10 +163,58 @@ func tokenField(tok string) string {
 	return string(raw)
 }
 
-func idBucket(id string) string {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return fmt.Sprintf("%03x", h.Sum32()&0xfff)
+// idBucket is the bucket of an event or person id: its 32-bit FNV-1a hash,
+// modulo 4096.
+func idBucket(id string) int {
+	const offset, prime = 2166136261, 16777619
+	h := uint32(offset)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= prime
+	}
+	return int(h & (buckets - 1))
+}
+
+// bucketKeys names the buckets of one kind: "P d:" + three hex digits.
+func bucketKeys(prefix, kind string) *[buckets]string {
+	var keys [buckets]string
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s%s:%03x", prefix, kind, i)
+	}
+	return &keys
+}
+
+// byBucket orders n items by bucket (a counting sort): the items of bucket
+// runs[i].b are order[runs[i].lo:runs[i].hi].
+type byBucket struct {
+	order []int32
+	runs  []bucketRun
+}
+
+type bucketRun struct{ b, lo, hi int }
+
+func groupByBucket(n int, bucket func(i int) int) byBucket {
+	bs := make([]uint16, n)
+	var count [buckets + 1]int32
+	for i := range n {
+		b := bucket(i)
+		bs[i] = uint16(b)
+		count[b+1]++
+	}
+	var g byBucket
+	for b := 0; b < buckets; b++ {
+		if c := count[b+1]; c > 0 {
+			lo := int(count[b])
+			g.runs = append(g.runs, bucketRun{b: b, lo: lo, hi: lo + int(c)})
+		}
+		count[b+1] += count[b]
+	}
+	g.order = make([]int32, n)
+	for i, b := range bs {
+		g.order[count[b]] = int32(i)
+		count[b]++
+	}
+	return g
 }
 
 // lockScript tries to take every lock in KEYS for owner ARGV[1] with a TTL
@@ -183,53 +254,47 @@ func (s *RedisStore) unlock(ctx context.Context, pipe redis.Pipeliner, locks []s
 
 // hmget queues one HMGET per bucket; collect reads the answers into out.
 type hmget struct {
-	keys   map[string][]string // bucket key -> ids
-	fields map[string][]string // bucket key -> fields
-	cmds   map[string]*redis.SliceCmd
+	ids  []string
+	g    byBucket
+	cmds []*redis.SliceCmd // per run
 }
 
-func newHMGet() *hmget {
-	return &hmget{keys: map[string][]string{}, fields: map[string][]string{}, cmds: map[string]*redis.SliceCmd{}}
-}
-
-func (h *hmget) add(key, id, field string) {
-	h.keys[key] = append(h.keys[key], id)
-	h.fields[key] = append(h.fields[key], field)
-}
-
-func (h *hmget) queue(ctx context.Context, pipe redis.Pipeliner) {
-	for k, f := range h.fields {
-		h.cmds[k] = pipe.HMGet(ctx, k, f...)
+// queueHMGet queues the HMGETs of ids on pipe: ids[i] is read from field
+// field(ids[i]) of bucket key keys[bucket(ids[i])].
+func queueHMGet(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, ids []string, bucket func(string) int, field func(string) string) *hmget {
+	h := &hmget{ids: ids, g: groupByBucket(len(ids), func(i int) int { return bucket(ids[i]) })}
+	h.cmds = make([]*redis.SliceCmd, len(h.g.runs))
+	for r, run := range h.g.runs {
+		fields := make([]string, 0, run.hi-run.lo)
+		for _, i := range h.g.order[run.lo:run.hi] {
+			fields = append(fields, field(ids[i]))
+		}
+		h.cmds[r] = pipe.HMGet(ctx, keys[run.b], fields...)
 	}
+	return h
 }
 
 func (h *hmget) collect(out map[string]string) {
-	for k, c := range h.cmds {
-		vals := c.Val()
-		for i, id := range h.keys[k] {
-			if i < len(vals) {
-				if v, ok := vals[i].(string); ok {
-					out[id] = v
+	for r, run := range h.g.runs {
+		vals := h.cmds[r].Val()
+		for j, i := range h.g.order[run.lo:run.hi] {
+			if j < len(vals) {
+				if v, ok := vals[j].(string); ok {
+					out[h.ids[i]] = v
 				}
 			}
 		}
 	}
 }
 
-func (s *RedisStore) docGets(tokens []string) *hmget {
-	h := newHMGet()
-	for _, t := range tokens {
-		h.add(s.k("d", tokenBucket(t)), t, tokenField(t))
-	}
-	return h
+func identity(id string) string { return id }
+
+func (s *RedisStore) docGets(ctx context.Context, pipe redis.Pipeliner, tokens []string) *hmget {
+	return queueHMGet(ctx, pipe, s.docKeys, tokens, tokenBucket, tokenField)
 }
 
-func (s *RedisStore) eventGets(events []string) *hmget {
-	h := newHMGet()
-	for _, e := range events {
-		h.add(s.k("e", idBucket(e)), e, e)
-	}
-	return h
+func (s *RedisStore) eventGets(ctx context.Context, pipe redis.Pipeliner, events []string) *hmget {
+	return queueHMGet(ctx, pipe, s.eventKeys, events, idBucket, identity)
 }
 
 func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
@@ -237,10 +302,8 @@ func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
 // Lookup implements Store.
 func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[string]string, map[string]string, error) {
 	pipe := s.rdb.Pipeline()
-	dg := s.docGets(tokens)
-	dg.queue(ctx, pipe)
-	eg := s.eventGets(events)
-	eg.queue(ctx, pipe)
+	dg := s.docGets(ctx, pipe, tokens)
+	eg := s.eventGets(ctx, pipe, events)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		return nil, nil, fmt.Errorf("looking up %d documents in redis: %w", len(tokens), err)
 	}
@@ -271,10 +334,8 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 	for i, c := range clusters {
 		cc[i] = pipe.Get(ctx, s.k("c", c))
 	}
-	dg := s.docGets(tokens)
-	dg.queue(ctx, pipe)
-	eg := s.eventGets(events)
-	eg.queue(ctx, pipe)
+	dg := s.docGets(ctx, pipe, tokens)
+	eg := s.eventGets(ctx, pipe, events)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		// Locks we may hold expire by themselves; try to release them now.
 		_ = s.Release(context.WithoutCancel(ctx), locks)
@@ -304,10 +365,20 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 	return got, blobs, docs, evs, nil
 }
 
-// hset groups field/value pairs by bucket key, for one HSET per bucket.
-func hset(ctx context.Context, pipe redis.Pipeliner, m map[string][]any) {
-	for k, fv := range m {
-		pipe.HSet(ctx, k, fv...)
+// hset queues one HSET per bucket of the pointers m (id -> cluster id),
+// whose fields are field(id).
+func hset(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, m map[string]string, bucket func(string) int, field func(string) string) {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	g := groupByBucket(len(ids), func(i int) int { return bucket(ids[i]) })
+	for _, run := range g.runs {
+		fv := make([]any, 0, 2*(run.hi-run.lo))
+		for _, i := range g.order[run.lo:run.hi] {
+			fv = append(fv, field(ids[i]), m[ids[i]])
+		}
+		pipe.HSet(ctx, keys[run.b], fv...)
 	}
 }
 
@@ -326,20 +397,9 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 		}
 		pipe = s.rdb.Pipeline()
 	}
-	ptr := map[string][]any{}
-	for t, c := range w.Docs {
-		k := s.k("d", tokenBucket(t))
-		ptr[k] = append(ptr[k], tokenField(t), c)
-	}
-	for e, c := range w.Events {
-		k := s.k("e", idBucket(e))
-		ptr[k] = append(ptr[k], e, c)
-	}
-	for p, c := range w.Persons {
-		k := s.k("p", idBucket(p))
-		ptr[k] = append(ptr[k], p, c)
-	}
-	hset(ctx, pipe, ptr)
+	hset(ctx, pipe, s.docKeys, w.Docs, tokenBucket, tokenField)
+	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, identity)
+	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, identity)
 	for e, b := range w.SetConflict {
 		pipe.HSet(ctx, s.prefix+"conflicts", e, b)
 	}
@@ -380,12 +440,12 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 func (s *RedisStore) ClusterOf(ctx context.Context, kind, id string) (string, []byte, error) {
 	var cmd *redis.StringCmd
 	if kind == "person" {
-		cmd = s.rdb.HGet(ctx, s.k("p", idBucket(id)), id)
+		cmd = s.rdb.HGet(ctx, s.personKeys[idBucket(id)], id)
 	} else {
 		if !ValidToken(id) {
 			return "", nil, nil
 		}
-		cmd = s.rdb.HGet(ctx, s.k("d", tokenBucket(id)), tokenField(id))
+		cmd = s.rdb.HGet(ctx, s.docKeys[tokenBucket(id)], tokenField(id))
 	}
 	cid, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {

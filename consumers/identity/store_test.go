@@ -1,0 +1,61 @@
+package identity
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The bucket of a pointer is part of the Redis layout: it must not change
+// between versions (tok[:3] for tokens, FNV-1a mod 4096 for ids).
+func TestBuckets(t *testing.T) {
+	keys := bucketKeys("P", "d")
+	for _, id := range []string{"", "e1", "bench-123456", "p-cff5d494fd3fb94912cd", "事件"} {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		if got, want := keys[idBucket(id)], fmt.Sprintf("Pd:%03x", h.Sum32()&0xfff); got != want {
+			t.Errorf("id %q: bucket key %s, want %s", id, got, want)
+		}
+	}
+	for _, tk := range []string{tok("R0"), tok("M1"), "fff" + tok("R0")[3:], "000" + tok("R0")[3:]} {
+		if got, want := keys[tokenBucket(tk)], "Pd:"+tk[:3]; got != want {
+			t.Errorf("token %s: bucket key %s, want %s", tk, got, want)
+		}
+	}
+}
+
+func TestGroupByBucket(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 5000} {
+		r := rand.New(rand.NewPCG(uint64(n), 1))
+		bs := make([]int, n)
+		for i := range bs {
+			bs[i] = r.IntN(buckets)
+		}
+		g := groupByBucket(n, func(i int) int { return bs[i] })
+		var seen []int
+		prev := -1
+		for _, run := range g.runs {
+			if run.b <= prev || run.hi <= run.lo {
+				t.Fatalf("n=%d: runs not ascending and non-empty: %+v", n, g.runs)
+			}
+			prev = run.b
+			for _, i := range g.order[run.lo:run.hi] {
+				if bs[i] != run.b {
+					t.Fatalf("n=%d: item %d of bucket %d in run of %d", n, i, bs[i], run.b)
+				}
+				seen = append(seen, int(i))
+			}
+		}
+		slices.Sort(seen)
+		for i, v := range seen {
+			if v != i {
+				t.Fatalf("n=%d: items %v are not each listed once", n, seen)
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("n=%d: %d items listed", n, len(seen))
+		}
+	}
+}
