@@ -36,7 +36,9 @@ func NewConsumer(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec
 		rdb.Close()
 		return nil, err
 	}
-	w, err := cfg.NewWriter(pipeline.WriterOptions{})
+	// Handle publishes a batch's changes in one WriteMessages call and waits
+	// for it: a partial batch has nothing more to wait for.
+	w, err := cfg.NewWriter(pipeline.WriterOptions{BatchTimeout: time.Millisecond})
 	if err != nil {
 		rdb.Close()
 		return nil, err
