@@ -78,9 +78,13 @@ func TestMigrateIdempotent(t *testing.T) {
 	want := []string{
 		"doc_current", "doc_current_from_changes", "doc_current_from_events", // 0002: report tables and their views
 		"doc_groups", "doc_groups_from_events",
+		"doc_other_channels", "doc_other_channels_from_events", // 0003: doc_state and the events side
 		"doc_person",
+		"doc_state", "doc_state_from_changes", "doc_state_from_events",
 		"doc_types", "doc_types_from_changes", "doc_types_from_events",
-		"event_documents", "identity_changes", "schema_migrations",
+		"event_documents",
+		"event_groups", "event_groups_from_events", "event_keys", "event_keys_from_events",
+		"identity_changes", "schema_migrations",
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)

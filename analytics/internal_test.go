@@ -116,7 +116,7 @@ func TestReportFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		up := strings.ToUpper(q)
-		for _, bad := range []string{" OVER (", " OVER(", "LOWCARDINALITY", "?", "{"} {
+		for _, bad := range []string{" OVER (", " OVER(", "LOWCARDINALITY", "?", "{", "@"} {
 			if strings.Contains(up, bad) {
 				t.Errorf("report %s uses %q (no window functions or bound parameters on 18.16)", name, bad)
 			}
@@ -140,6 +140,42 @@ func TestInsertColumnsMatchFixture(t *testing.T) {
 	for _, q := range []string{insertEventDocuments, insertIdentityChanges, insertDocPerson} {
 		if !have[q] {
 			t.Errorf("fixture.sql has no INSERT with the sink's column list %q", q)
+		}
+	}
+}
+
+func TestExpandRanges(t *testing.T) {
+	in := "SELECT 1\nFROM\n(\n    --@ranges 4\n    SELECT x FROM t WHERE k BETWEEN @lo AND @hi\n    --@end\n)\n"
+	want := "SELECT 1\nFROM\n(\n" +
+		"    SELECT x FROM t WHERE k BETWEEN 0 AND 4611686018427387903\n    UNION ALL\n" +
+		"    SELECT x FROM t WHERE k BETWEEN 4611686018427387904 AND 9223372036854775807\n    UNION ALL\n" +
+		"    SELECT x FROM t WHERE k BETWEEN 9223372036854775808 AND 13835058055282163711\n    UNION ALL\n" +
+		"    SELECT x FROM t WHERE k BETWEEN 13835058055282163712 AND 18446744073709551615\n)\n"
+	got, err := ExpandRanges(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	one, err := ExpandRanges("--@ranges 1\nk BETWEEN @lo AND @hi\n--@end")
+	if err != nil || one != "k BETWEEN 0 AND 18446744073709551615" {
+		t.Fatalf("--@ranges 1: %q, %v", one, err)
+	}
+	if same, err := ExpandRanges("SELECT 1;\n"); err != nil || same != "SELECT 1;\n" {
+		t.Fatalf("no block: %q, %v", same, err)
+	}
+	for _, bad := range []string{
+		"--@ranges 3\nx\n--@end",              // not a power of two
+		"--@ranges 512\nx\n--@end",            // too many
+		"--@ranges\nx\n--@end",                // no count
+		"--@ranges 2\nx\n",                    // unterminated
+		"x\n--@end",                           // no start
+		"--@ranges 2\n--@ranges 2\nx\n--@end", // nested
+		"--@ranges 2\n--@end",                 // empty
+	} {
+		if _, err := ExpandRanges(bad); err == nil {
+			t.Errorf("ExpandRanges(%q): want an error", bad)
 		}
 	}
 }

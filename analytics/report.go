@@ -6,7 +6,10 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/bits"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +72,8 @@ func ReportColumns(name string) ([]string, error) {
 	return append([]string(nil), r.columns...), nil
 }
 
-// ReportSQL returns a report's query.
+// ReportSQL returns a report's query, its range blocks expanded (see
+// ExpandRanges).
 func ReportSQL(name string) (string, error) {
 	if _, err := findReport(name); err != nil {
 		return "", err
@@ -78,7 +82,11 @@ func ReportSQL(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the query of report %s: %w", name, err)
 	}
-	stmts := SplitStatements(string(b))
+	text, err := ExpandRanges(string(b))
+	if err != nil {
+		return "", fmt.Errorf("report %s: %w", name, err)
+	}
+	stmts := SplitStatements(text)
 	if len(stmts) != 1 {
 		return "", fmt.Errorf("report %s: reports/%s.sql must hold exactly one statement, has %d", name, name, len(stmts))
 	}
@@ -186,4 +194,62 @@ func normalize(dbType string, v any) any {
 		return t.UTC().Format(time.RFC3339)
 	}
 	return v
+}
+
+// ExpandRanges expands the range blocks of a report file. A block is the
+// lines between a line "--@ranges N" (N a power of two, 1 to 256) and a line
+// "--@end"; it becomes N copies of those lines joined by UNION ALL, copy i
+// with @lo and @hi replaced by the bounds of the i-th of N equal ranges of
+// UInt64 (0 to 2^64-1). Reports use it to read a table ordered by a 64-bit
+// hash one range per UNION ALL branch, so that 18.16 runs the branches in
+// parallel and each branch reads only its part of the table.
+func ExpandRanges(text string) (string, error) {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var out, block []string
+	n, indent := 0, ""
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(t, "--@ranges"):
+			if n != 0 {
+				return "", fmt.Errorf("line %d: --@ranges inside a range block", i+1)
+			}
+			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(t, "--@ranges")))
+			if err != nil || v < 1 || v > 256 || v&(v-1) != 0 {
+				return "", fmt.Errorf("line %d: %q: want --@ranges N with N a power of two from 1 to 256", i+1, t)
+			}
+			n, indent, block = v, line[:len(line)-len(strings.TrimLeft(line, " \t"))], block[:0]
+		case t == "--@end":
+			if n == 0 {
+				return "", fmt.Errorf("line %d: --@end without --@ranges", i+1)
+			}
+			if len(block) == 0 {
+				return "", fmt.Errorf("line %d: empty range block", i+1)
+			}
+			shift := uint(64 - bits.TrailingZeros(uint(n)))
+			for k := 0; k < n; k++ {
+				lo := uint64(k) << shift
+				hi := uint64(math.MaxUint64)
+				if k+1 < n {
+					hi = uint64(k+1)<<shift - 1
+				}
+				if k > 0 {
+					out = append(out, indent+"UNION ALL")
+				}
+				r := strings.NewReplacer("@lo", strconv.FormatUint(lo, 10), "@hi", strconv.FormatUint(hi, 10))
+				for _, b := range block {
+					out = append(out, r.Replace(b))
+				}
+			}
+			n = 0
+		case n != 0:
+			block = append(block, line)
+		default:
+			out = append(out, line)
+		}
+	}
+	if n != 0 {
+		return "", fmt.Errorf("--@ranges without --@end")
+	}
+	return strings.Join(out, "\n"), nil
 }

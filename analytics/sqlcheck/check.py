@@ -14,7 +14,9 @@ Install chdb first with analytics/sqlcheck/install.sh.
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ANALYTICS = os.path.dirname(HERE)
@@ -64,15 +66,19 @@ def migrations():
 
 
 def reports():
-    d = os.path.join(ANALYTICS, "reports")
-    out = {}
-    for name in sorted(os.listdir(d)):
-        if name.endswith(".sql"):
+    """Every report's query exactly as idlink sends it: analytics.ReportSQL
+    expands the --@ranges blocks of reports/*.sql, so the queries come from
+    the Go command reportsql rather than from the files."""
+    root = os.path.dirname(ANALYTICS)
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["go", "run", "./analytics/sqlcheck/reportsql", d], cwd=root, check=True)
+        out = {}
+        for name in sorted(os.listdir(d)):
             stmts = split_statements(read(os.path.join(d, name)))
             if len(stmts) != 1:
-                raise SystemExit(f"reports/{name} must hold exactly one statement, has {len(stmts)}")
+                raise SystemExit(f"report {name[:-4]} must be exactly one statement, is {len(stmts)}")
             out[name[:-4]] = stmts[0]
-    return out
+        return out
 
 
 def unescape_tsv(s):
