@@ -104,19 +104,51 @@ func TestFixtureReports(t *testing.T) {
 	if err := analyticstest.LoadSQL(ctx, s, string(fixture)); err != nil {
 		t.Fatalf("loading sqlcheck/fixture.sql: %v", err)
 	}
-	raw, err := os.ReadFile("sqlcheck/expected.json")
+	expected := readExpected(t, "sqlcheck/expected.json")
+	names := analytics.ReportNames()
+	if got := sortedKeys(expected); !reflect.DeepEqual(got, sorted(names)) {
+		t.Fatalf("expected.json covers %v, reports are %v", got, names)
+	}
+	compareReports(ctx, t, s, expected)
+}
+
+// TestUnknownChannels adds sqlcheck/fixture_channels.sql (activations with a
+// channel the contract does not name, or none) to the fixture and compares
+// the reports in sqlcheck/expected_channels.json, as check.py does.
+func TestUnknownChannels(t *testing.T) {
+	ctx := ctxT(t)
+	s := analyticstest.Store(t, analyticstest.Config(t))
+	for _, f := range []string{"sqlcheck/fixture.sql", "sqlcheck/fixture_channels.sql"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := analyticstest.LoadSQL(ctx, s, string(b)); err != nil {
+			t.Fatalf("loading %s: %v", f, err)
+		}
+	}
+	compareReports(ctx, t, s, readExpected(t, "sqlcheck/expected_channels.json"))
+}
+
+func readExpected(t *testing.T, path string) map[string]json.RawMessage {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var expected map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &expected); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	names := analytics.ReportNames()
-	if got := sortedKeys(expected); !reflect.DeepEqual(got, sorted(names)) {
-		t.Fatalf("expected.json covers %v, reports are %v", got, names)
-	}
-	for _, name := range names {
+	return expected
+}
+
+// compareReports runs every report in expected and compares its JSON with
+// the expected text after normalising whitespace: key order and
+// number-vs-string matter.
+func compareReports(ctx context.Context, t *testing.T, s *analytics.Store, expected map[string]json.RawMessage) {
+	t.Helper()
+	for _, name := range sortedKeys(expected) {
 		t.Run(name, func(t *testing.T) {
 			rows, err := s.Report(ctx, name)
 			if err != nil {
@@ -126,8 +158,6 @@ func TestFixtureReports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Compare the exact text after normalising whitespace: key order
-			// and number-vs-string matter.
 			if want := compactJSON(t, expected[name]); string(got) != want {
 				t.Fatalf("report %s on ClickHouse 18.16:\n got  %s\n want %s", name, got, want)
 			}

@@ -101,6 +101,22 @@ def parse_tsv(text):
     return names, rows
 
 
+def compare(q, rs, expected, label, failures):
+    for name, sql in rs.items():
+        try:
+            cols, rows = parse_tsv(q(sql))
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"report {name}{label}: {e}")
+            continue
+        want = expected.get(name, [])
+        if want and cols != list(want[0].keys()):
+            failures.append(f"report {name}{label}: columns {cols}, want {list(want[0].keys())}")
+        if rows != want:
+            failures.append(f"report {name}{label}:\n  got  {json.dumps(rows)}\n  want {json.dumps(want)}")
+        else:
+            print(f"ok  {name}{label}: {len(rows)} rows")
+
+
 def main():
     try:
         import chdb
@@ -152,19 +168,16 @@ def main():
         rs = reports()
         if sorted(rs) != sorted(expected):
             failures.append(f"reports/ has {sorted(rs)} but expected.json has {sorted(expected)}")
-        for name, sql in rs.items():
+        compare(q, rs, expected, "", failures)
+
+        # Then activations with channels the contract does not name.
+        for i, st in enumerate(split_statements(read(os.path.join(HERE, "fixture_channels.sql"))), 1):
             try:
-                cols, rows = parse_tsv(q(sql))
+                q(st)
             except Exception as e:  # noqa: BLE001
-                failures.append(f"report {name}: {e}")
-                continue
-            want = expected.get(name, [])
-            if want and cols != list(want[0].keys()):
-                failures.append(f"report {name}: columns {cols}, want {list(want[0].keys())}")
-            if rows != want:
-                failures.append(f"report {name}:\n  got  {json.dumps(rows)}\n  want {json.dumps(want)}")
-            else:
-                print(f"ok  {name}: {len(rows)} rows")
+                failures.append(f"fixture_channels.sql statement {i}: {e}")
+        expected = json.loads(read(os.path.join(HERE, "expected_channels.json")))
+        compare(q, {n: rs[n] for n in expected}, expected, " (fixture_channels.sql)", failures)
     finally:
         sess.close()
 

@@ -7,9 +7,7 @@
 -- them into P1 (a stale copy of c2 arrives after c4 and must lose). Person P4
 -- held rpB and ttpB until c6 split ttpB off as P5. Passport ppC never appears
 -- in a change: it is a person of its own. Event e1 is inserted twice (a
--- replay) and names two documents. Events e13-e15 are activations with a
--- channel the contract does not name ('kiosk', and none at all): they are
--- counted like any other (ppA1 and ppA2 are one person).
+-- replay) and names two documents.
 INSERT INTO event_documents (event_id, type, agency, occurred_at, occurred_date, tz_offset_s, region, birth_date, channel, scheme, relying_party, outcome, reason, retracts, doc_type, doc_token, produced_at, inserted_at) VALUES
 ('e1', 'insurance.code_activated', 'nhsa', '2025-03-14 01:30:00', '2025-03-14', 28800, '440700', '1990-02-11', 'offline', '', '', '', '', '', 'residence_permit', 'rpA', '2025-03-14 01:30:01', '2025-03-14 01:30:02'),
 ('e1', 'insurance.code_activated', 'nhsa', '2025-03-14 01:30:00', '2025-03-14', 28800, '440700', '1990-02-11', 'offline', '', '', '', '', '', 'mainland_travel_permit', 'mtpA', '2025-03-14 01:30:01', '2025-03-14 01:30:02'),
@@ -25,11 +23,7 @@ INSERT INTO event_documents (event_id, type, agency, occurred_at, occurred_date,
 ('e8', 'identity.verified', 'platform', '2025-03-03 03:00:00', '2025-03-03', 28800, '', '', '', '', 'ride_hailing', 'rejected', 'document_type_not_supported', '', 'taiwan_travel_permit', 'ttpB', '2025-03-03 03:00:01', '2025-03-03 03:00:02'),
 ('e9', 'identity.verified', 'platform', '2025-03-03 04:00:00', '2025-03-03', 28800, '', '', '', '', 'ride_hailing', 'passed', '', '', 'residence_permit', 'rpB', '2025-03-03 04:00:01', '2025-03-03 04:00:02'),
 ('e10', 'identity.verified', 'nia', '2025-03-03 05:00:00', '2025-03-03', 28800, '', '', '', '', 'bank', 'passed', '', '', 'residence_permit', 'rpB', '2025-03-03 05:00:01', '2025-03-03 05:00:02'),
-('e11', 'link.retracted', 'nhsa', '2025-03-04 05:00:00', '2025-03-04', 28800, '', '', '', '', '', '', '', 'e7', '', '', '2025-03-04 05:00:01', '2025-03-04 05:00:02'),
-('e13', 'insurance.code_activated', 'nhsa', '2025-03-18 02:00:00', '2025-03-18', 28800, '', '', 'kiosk', '', '', '', '', '', 'passport', 'ppA1', '2025-03-18 02:00:01', '2025-03-18 02:00:02'),
-('e13', 'insurance.code_activated', 'nhsa', '2025-03-18 02:00:00', '2025-03-18', 28800, '', '', 'kiosk', '', '', '', '', '', 'passport', 'ppA2', '2025-03-18 02:00:01', '2025-03-18 02:00:02'),
-('e14', 'insurance.code_activated', 'nhsa', '2025-03-18 03:00:00', '2025-03-18', 28800, '', '', 'kiosk', '', '', '', '', '', 'passport', 'ppC', '2025-03-18 03:00:01', '2025-03-18 03:00:02'),
-('e15', 'insurance.code_activated', 'nhsa', '2025-03-18 04:00:00', '2025-03-18', 28800, '', '', '', '', '', '', '', '', 'residence_permit', 'rpB', '2025-03-18 04:00:01', '2025-03-18 04:00:02');
+('e11', 'link.retracted', 'nhsa', '2025-03-04 05:00:00', '2025-03-04', 28800, '', '', '', '', '', '', '', 'e7', '', '', '2025-03-04 05:00:01', '2025-03-04 05:00:02');
 
 INSERT INTO identity_changes (change_id, kind, event_id, occurred_at, person_id, other_person_ids, reason, revision, person_ids, documents, inserted_at) VALUES
 ('c1', 'created', 'e1', '2025-03-14 01:30:00', 'P1', [], '', 1, ['P1'], 2, '2025-03-14 01:30:02'),
