@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -72,50 +70,71 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 	}
 	defer r.Close()
 
-	// The next batch is gathered while this one is handled, so fetching
-	// overlaps the handler's round trips. Three buffers circulate: one being
-	// handled, one ready, one being gathered.
-	gctx, stopGather := context.WithCancel(ctx)
-	ready := make(chan []kafka.Message, 1)
-	free := make(chan []kafka.Message, 3)
-	for range 3 {
-		free <- make([]kafka.Message, 0, o.MaxBatch)
-	}
-	gathered := make(chan struct{})
+	// A feeder goroutine fetches messages while the handler works, stamping
+	// each with its arrival; a batch closes MaxWait after its first message
+	// arrived (at once if that was long ago, during the last batch), when it
+	// is full, or after a 20ms lull.
+	fctx, stopFeed := context.WithCancel(ctx)
+	arrivals := make(chan arrival, o.MaxBatch)
+	fed := make(chan struct{})
 	go func() {
-		defer close(gathered)
-		defer close(ready)
-		for {
-			var batch []kafka.Message
-			select {
-			case batch = <-free:
-			case <-gctx.Done():
-				return
-			}
-			batch, ok := gather(gctx, r, o, log, batch[:0])
-			if !ok {
-				return
-			}
-			select {
-			case ready <- batch:
-			case <-gctx.Done():
-				return
-			}
-		}
+		defer close(fed)
+		feed(fctx, r, arrivals, o.BackoffMin, log)
 	}()
 	defer func() {
-		stopGather()
-		<-gathered // before r.Close
+		stopFeed()
+		<-fed // before r.Close
 	}()
 
+	batch := make([]kafka.Message, 0, o.MaxBatch)
+	wait := time.NewTimer(o.MaxWait)
+	defer wait.Stop()
+	rearm := func(d time.Duration) {
+		wait.Stop()
+		select { // drain a fire we did not consume
+		case <-wait.C:
+		default:
+		}
+		wait.Reset(d)
+	}
 	for {
-		var batch []kafka.Message
+		batch = batch[:0]
+		rearm(o.MaxWait)
+		var first arrival
 		select {
-		case batch = <-ready:
+		case first = <-arrivals:
+		case <-wait.C:
+			o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
+			signal(o.Idle, o.Name)
+			continue
 		case <-ctx.Done():
 			return nil
 		}
-		if batch == nil || ctx.Err() != nil {
+		batch = append(batch, first.msg)
+		deadline := first.at.Add(o.MaxWait)
+	gather:
+		for len(batch) < o.MaxBatch {
+			select {
+			case a := <-arrivals: // already waiting
+				batch = append(batch, a.msg)
+				continue
+			default:
+			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			rearm(min(left, 20*time.Millisecond))
+			select {
+			case a := <-arrivals:
+				batch = append(batch, a.msg)
+			case <-wait.C:
+				break gather
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
 			return nil // the batch is not processed, so not committed
 		}
 		start := time.Now()
@@ -147,54 +166,33 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 		o.Metrics.Batch.WithLabelValues(o.Name).Observe(time.Since(start).Seconds())
 		o.Metrics.Processed.WithLabelValues(o.Name).Add(float64(len(batch)))
 		o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
-		free <- batch
 	}
 }
 
-// gather fills batch: it blocks for the first message, then takes more for
-// up to o.MaxWait. It reports false when ctx is done.
-func gather(ctx context.Context, r *kafka.Reader, o ConsumerOptions, log *slog.Logger, batch []kafka.Message) ([]kafka.Message, bool) {
+// arrival is a fetched message and when the feeder got it.
+type arrival struct {
+	msg kafka.Message
+	at  time.Time
+}
+
+// feed fetches messages into out until ctx is done.
+func feed(ctx context.Context, r *kafka.Reader, out chan<- arrival, backoff time.Duration, log *slog.Logger) {
 	for {
-		first, err := fetch(ctx, r, o.MaxWait)
-		if err == nil {
-			batch = append(batch, first)
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, false
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
-			signal(o.Idle, o.Name)
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn("fetching messages failed; retrying", "err", err)
+			sleep(ctx, backoff)
 			continue
 		}
-		log.Warn("fetching messages failed; retrying", "err", err)
-		sleep(ctx, o.BackoffMin)
-	}
-	deadline := time.Now().Add(o.MaxWait)
-	for len(batch) < o.MaxBatch {
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			break
+		select {
+		case out <- arrival{msg: m, at: time.Now()}:
+		case <-ctx.Done():
+			return
 		}
-		// Drain what is already buffered without waiting long.
-		m, err := fetch(ctx, r, min(wait, 20*time.Millisecond))
-		if err != nil {
-			break
-		}
-		batch = append(batch, m)
 	}
-	return batch, ctx.Err() == nil
-}
-
-func fetch(ctx context.Context, r *kafka.Reader, wait time.Duration) (kafka.Message, error) {
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	m, err := r.FetchMessage(fctx)
-	if err != nil {
-		return m, fmt.Errorf("fetching from kafka: %w", err)
-	}
-	return m, nil
 }
 
 func signal(ch chan<- string, name string) {
