@@ -1,0 +1,163 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/pipeline"
+)
+
+// recorder is a Handler that fails its first call and then records every
+// batch; it can hold a batch until released.
+type recorder struct {
+	mu       sync.Mutex
+	calls    int
+	failed   []int64 // offsets of the batch whose first attempt failed
+	retried  []int64 // offsets of the next attempt
+	handled  map[int64]int
+	maxBatch int
+	block    func(calls int) bool // hold this call until ctx is done
+}
+
+func offsets(msgs []kafka.Message) []int64 {
+	out := make([]int64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Offset
+	}
+	return out
+}
+
+func (r *recorder) Handle(ctx context.Context, msgs []kafka.Message) error {
+	r.mu.Lock()
+	r.calls++
+	calls := r.calls
+	switch calls {
+	case 1:
+		r.failed = offsets(msgs)
+		r.mu.Unlock()
+		return errors.New("first attempt fails")
+	case 2:
+		r.retried = offsets(msgs)
+	}
+	r.maxBatch = max(r.maxBatch, len(msgs))
+	r.mu.Unlock()
+	if r.block != nil && r.block(calls) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range msgs {
+		r.handled[m.Offset]++
+	}
+	return nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.handled)
+}
+
+// produceN writes n messages to one partition of topic.
+func produceN(t *testing.T, cfg *pipeline.Config, topic string, n int) {
+	t.Helper()
+	w, err := cfg.NewWriter(pipeline.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Topic: topic, Key: []byte("one-key"), Value: fmt.Appendf(nil, "m%d", i)}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunConsumer runs RunConsumer on the real Kafka: a failed batch is
+// retried whole with nothing committed, every message is handled, no batch
+// exceeds MaxBatch, and on shutdown a batch still being handled is not
+// committed.
+func TestRunConsumer(t *testing.T) {
+	cfg := stacktest.Config(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := cfg.Topics().Agency("mps")
+	if err := cfg.EnsureTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	const n, maxBatch = 2500, 700
+	produceN(t, cfg, topic, n)
+
+	o := pipeline.ConsumerOptions{Name: "test", Group: cfg.Group("test"), Topics: []string{topic},
+		MaxBatch: maxBatch, MaxWait: 50 * time.Millisecond, BackoffMin: 10 * time.Millisecond}
+	rec := &recorder{handled: map[int64]int{}}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cfg.RunConsumer(runCtx, o, rec) }()
+	for rec.count() < n && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Offsets are committed right after Handle returns: wait for them.
+	for ctx.Err() == nil {
+		if ok, err := cfg.CaughtUp(ctx, o.Group, o.Topics); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("RunConsumer: %v", err)
+	}
+	if len(rec.handled) != n {
+		t.Fatalf("%d of %d messages handled", len(rec.handled), n)
+	}
+	if rec.maxBatch > maxBatch {
+		t.Errorf("a batch of %d messages, MaxBatch is %d", rec.maxBatch, maxBatch)
+	}
+	if len(rec.failed) == 0 || fmt.Sprint(rec.failed) != fmt.Sprint(rec.retried) {
+		t.Errorf("the failed batch %v was retried as %v", rec.failed, rec.retried)
+	}
+
+	// Shutdown while a batch is in hand: it is not committed.
+	produceN(t, cfg, topic, 10)
+	held := make(chan struct{})
+	var once sync.Once
+	rec2 := &recorder{handled: map[int64]int{}, calls: 2, block: func(int) bool {
+		once.Do(func() { close(held) })
+		return true
+	}}
+	runCtx, stop = context.WithCancel(ctx)
+	go func() { done <- cfg.RunConsumer(runCtx, o, rec2) }()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("no batch was handed over")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("RunConsumer: %v", err)
+	}
+	committed, err := cfg.CommittedOffsets(ctx, o.Group, o.Topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, off := range committed[topic] {
+		sum += max(off, 0) // -1: nothing committed
+	}
+	if sum != n {
+		t.Errorf("after shutdown mid-batch, %d messages committed, want %d", sum, n)
+	}
+}
