@@ -27,27 +27,20 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/idlink/idlink/internal/cli"
 	"github.com/idlink/idlink/pipeline"
 )
 
 func main() {
 	pipeline.SetGC() // the in-process consumers collect as idlink's do
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cli.Main(run)
 }
 
 // Phases, in the order they run.
@@ -86,14 +79,8 @@ type options struct {
 	keep           bool
 }
 
-// usageError is a bad flag value; run exits 2 on it.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("idlink-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.FlagSet("idlink-bench", stderr)
 	o := &options{}
 	fs.IntVar(&o.n, "n", 1_000_000, "number of distinct valid synthetic events to publish and process")
 	fs.IntVar(&o.persons, "persons", 0, "synthetic population size (default n/2, about 1.1 documents per event)")
@@ -117,10 +104,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Sprintf("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))}
+		return nil, cli.Usagef("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))
 	}
 	if o.n < 100 {
-		return nil, &usageError{fmt.Sprintf("-n must be at least 100, got %d", o.n)}
+		return nil, cli.Usagef("-n must be at least 100, got %d", o.n)
 	}
 	if o.persons <= 0 {
 		o.persons = max(1, o.n/2)
@@ -128,26 +115,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.baselineN = min(max(o.baselineN, 1), o.n)
 	o.sinkN = min(max(o.sinkN, 1), o.n)
 	if o.settleMax < 0 {
-		return nil, &usageError{fmt.Sprintf("-settle-max must be 0 (no wait) or positive, got %s", o.settleMax)}
+		return nil, cli.Usagef("-settle-max must be 0 (no wait) or positive, got %s", o.settleMax)
 	}
 	if o.rate <= 0 || o.latencySeconds <= 0 {
-		return nil, &usageError{"-rate and -latency-seconds must be positive"}
+		return nil, cli.Usagef("-rate and -latency-seconds must be positive")
 	}
 	if o.reportRows <= 0 {
 		o.reportRows = max(10*o.n, 100_000)
 	}
+	skipped, bad := cli.List(*skip, allPhases())
+	if bad != "" {
+		return nil, cli.Usagef("-skip: unknown phase %q (phases: %s)", bad, strings.Join(allPhases(), ","))
+	}
 	o.skip = map[string]bool{}
-	for _, p := range strings.Split(*skip, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		known := false
-		for _, q := range allPhases() {
-			known = known || p == q
-		}
-		if !known {
-			return nil, &usageError{fmt.Sprintf("-skip: unknown phase %q (phases: %s)", p, strings.Join(allPhases(), ","))}
-		}
+	for _, p := range skipped {
 		o.skip[p] = true
 	}
 	return o, nil
@@ -157,14 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		var ue *usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "idlink-bench: %v\n", err)
-		}
-		return 2
+		return cli.Exit("idlink-bench", err, stderr)
 	}
 	b, err := newBench(ctx, o, stdout, stderr)
 	if err != nil {

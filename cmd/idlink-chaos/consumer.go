@@ -276,31 +276,27 @@ type rssSampler struct {
 }
 
 func (s *rssSampler) run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pid := s.c.pid()
-		if pid == 0 {
-			continue
-		}
-		kib, err := rssKiB(pid)
-		if err != nil {
-			continue // between a kill and the restart
-		}
-		s.mu.Lock()
-		s.last, s.samples = kib, s.samples+1
-		s.peak = max(s.peak, kib)
-		if s.window {
-			s.windowPeak = max(s.windowPeak, kib)
-			s.series = append(s.series, kib)
-		}
-		s.mu.Unlock()
+	every(ctx, time.Second, s.sample)
+}
+
+// sample records the consumer's RSS, if it is running.
+func (s *rssSampler) sample() {
+	pid := s.c.pid()
+	if pid == 0 {
+		return
 	}
+	kib, err := rssKiB(pid)
+	if err != nil {
+		return // between a kill and the restart
+	}
+	s.mu.Lock()
+	s.last, s.samples = kib, s.samples+1
+	s.peak = max(s.peak, kib)
+	if s.window {
+		s.windowPeak = max(s.windowPeak, kib)
+		s.series = append(s.series, kib)
+	}
+	s.mu.Unlock()
 }
 
 // openWindow starts tracking a window (e.g. an outage); closeWindow ends it

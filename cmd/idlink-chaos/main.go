@@ -38,31 +38,25 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/idlink/idlink/internal/cli"
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers/simulator"
 	"github.com/idlink/idlink/schemas"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 // options are the command-line flags.
 type options struct {
@@ -82,8 +76,7 @@ type options struct {
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("idlink-chaos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.FlagSet("idlink-chaos", stderr)
 	o := &options{}
 	var bpSeconds int
 	var restarts string
@@ -101,27 +94,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.clean, "clean", "", "only remove the namespace of an earlier -keep run (e.g. chaos1a2b3c4d) and exit")
 	fs.BoolVar(&o.chronological, "chronological", false, "publish the lines in application order (occurred_at, event_id) instead of the simulator's shuffled arrival order")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, cli.Usage(err) // printed again after the flag set's usage
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return nil, cli.Usagef("unexpected arguments %q", fs.Args())
 	}
 	switch {
 	case o.n < 100:
-		return nil, errors.New("-n must be at least 100")
+		return nil, cli.Usagef("-n must be at least 100")
 	case o.kills < 0 || o.chunk < 1 || bpSeconds < 0:
-		return nil, errors.New("-kills and -backpressure-seconds must not be negative, -chunk must be positive")
+		return nil, cli.Usagef("-kills and -backpressure-seconds must not be negative, -chunk must be positive")
 	}
-	for _, svc := range strings.Split(restarts, ",") {
-		switch svc = strings.TrimSpace(svc); svc {
-		case "":
-		case "redis", "clickhouse", "kafka":
-			if !slices.Contains(o.restarts, svc) {
-				o.restarts = append(o.restarts, svc)
-			}
-		default:
-			return nil, fmt.Errorf("-restarts: unknown service %q (redis, clickhouse, kafka)", svc)
-		}
+	var bad string
+	if o.restarts, bad = cli.List(restarts, []string{"redis", "clickhouse", "kafka"}); bad != "" {
+		return nil, cli.Usagef("-restarts: unknown service %q (redis, clickhouse, kafka)", bad)
 	}
 	o.backpressure = time.Duration(bpSeconds) * time.Second
 	if o.duration <= 0 {
@@ -133,11 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "idlink-chaos:", err)
-		return 2
+		return cli.Exit("idlink-chaos", err, stderr)
 	}
 	if o.clean != "" {
 		if err := clean(ctx, o.clean); err != nil {
@@ -200,7 +182,7 @@ func (c *chaos) run(ctx context.Context, stdout io.Writer) (int, error) {
 	if err := cfg.RequireKey(); err != nil {
 		return 2, err
 	}
-	if err := namespace(cfg); err != nil {
+	if err := newNamespace(cfg); err != nil {
 		return 1, err
 	}
 	c.cfg = cfg
@@ -281,7 +263,7 @@ func (c *chaos) exercise(ctx context.Context) (*result, []string, error) {
 	c.feed = &feeder{cfg: c.cfg, codec: codec, log: c.log, chunk: c.o.chunk}
 	defer c.feed.close()
 
-	c.cons = newConsumer(bin, childEnv(c.cfg), filepath.Join(c.work, "consumer.log"), c.log)
+	c.cons = newConsumer(bin, namespace.Env(c.cfg), filepath.Join(c.work, "consumer.log"), c.log)
 	if err := c.cons.start(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -556,29 +538,25 @@ func (c *chaos) settle(ctx context.Context) bool {
 
 // progress prints a status line every 10 seconds.
 func (c *chaos) progress(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	every(ctx, 10*time.Second, func() { c.status(ctx) })
+}
+
+// status prints one progress line.
+func (c *chaos) status(ctx context.Context) {
+	var lags []string
+	for _, name := range []string{"resolver", "analytics"} {
+		g := c.cfg.Group(name)
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := lag(lctx, c.cfg, g, groups(c.cfg)[g])
+		cancel()
+		if err != nil {
+			lags = append(lags, name+" ?")
+		} else {
+			lags = append(lags, fmt.Sprintf("%s %d", name, n))
 		}
-		var lags []string
-		for _, name := range []string{"resolver", "analytics"} {
-			g := c.cfg.Group(name)
-			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			n, err := lag(lctx, c.cfg, g, groups(c.cfg)[g])
-			cancel()
-			if err != nil {
-				lags = append(lags, name+" ?")
-			} else {
-				lags = append(lags, fmt.Sprintf("%s %d", name, n))
-			}
-		}
-		last, peak := c.rss.current()
-		starts, kills, _ := c.cons.stats()
-		c.log.printf("progress: published %d/%d lines; lag %s; consumer pid %d RSS %s (peak %s), started %d times, killed %d",
-			c.feed.lines.Load(), len(c.ds.Lines), strings.Join(lags, ", "), c.cons.pid(), mib(last), mib(peak), starts, kills)
 	}
+	last, peak := c.rss.current()
+	starts, kills, _ := c.cons.stats()
+	c.log.printf("progress: published %d/%d lines; lag %s; consumer pid %d RSS %s (peak %s), started %d times, killed %d",
+		c.feed.lines.Load(), len(c.ds.Lines), strings.Join(lags, ", "), c.cons.pid(), mib(last), mib(peak), starts, kills)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/consumers/identity"
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers"
 	"github.com/idlink/idlink/producers/simulator"
@@ -139,7 +140,7 @@ type deadLetters struct {
 func (v *verifier) checkDeadLetters(ctx context.Context, res *result) error {
 	dl := deadLetters{distinct: map[string]int{}, reasons: map[string]map[string]int{}}
 	seen := map[string]bool{}
-	err := readTopic(ctx, v.cfg, v.cfg.Topics().DeadLetter(), func(m kafka.Message) error {
+	err := namespace.ReadTopic(ctx, v.cfg, v.cfg.Topics().DeadLetter(), func(m kafka.Message) error {
 		dl.messages++
 		d, err := v.codec.DecodeDeadLetter(m.Value)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/internal/stacktest"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers/simulator"
@@ -43,7 +44,6 @@ func TestPrivacy(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	t.Cleanup(func() { privacyDropDatabase(t, cfg) })
 
 	ds := simulator.Generate(simulator.Options{Seed: 7, Persons: 300, Events: 3000, BadEvents: 120, Duplicates: 30, IDPrefix: "priv-"})
 	input := filepath.Join(dir, "events.jsonl")
@@ -397,7 +397,7 @@ func (s *privacyScan) kafka(ctx context.Context, cfg *pipeline.Config) error {
 		}
 		where := "kafka " + tp.Name
 		s.volume[where] += 0
-		err := privacyReadTopic(ctx, cfg, tp.Name, func(m kafka.Message) {
+		err := namespace.ReadTopic(ctx, cfg, tp.Name, func(m kafka.Message) error {
 			var b bytes.Buffer
 			b.Write(m.Key)
 			b.WriteByte(0)
@@ -409,43 +409,10 @@ func (s *privacyScan) kafka(ctx context.Context, cfg *pipeline.Config) error {
 				b.Write(h.Value)
 			}
 			s.scan(where, where, b.Bytes())
+			return nil
 		})
 		if err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// privacyReadTopic calls fn for every message in topic, up to its end
-// offsets at the time of the call.
-func privacyReadTopic(ctx context.Context, cfg *pipeline.Config, topic string, fn func(kafka.Message)) error {
-	end, err := cfg.EndOffsets(ctx, []string{topic})
-	if err != nil {
-		return err
-	}
-	dialer, err := cfg.Dialer()
-	if err != nil {
-		return err
-	}
-	for p, last := range end[topic] {
-		if last <= 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.KafkaBrokers, Topic: topic, Partition: p, Dialer: dialer, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
-		err := r.SetOffset(kafka.FirstOffset)
-		for err == nil {
-			var m kafka.Message
-			if m, err = r.ReadMessage(ctx); err == nil {
-				fn(m)
-				if m.Offset >= last-1 {
-					break
-				}
-			}
-		}
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("reading %s/%d: %w", topic, p, err)
 		}
 	}
 	return nil
@@ -514,13 +481,7 @@ func (s *privacyScan) redis(ctx context.Context, rdb redis.UniversalClient, pref
 		}
 		return iter.Err()
 	}
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, scanNode)
-	case *redis.Client:
-		return scanNode(ctx, c)
-	}
-	return fmt.Errorf("unsupported Redis client %T", rdb)
+	return namespace.ForEachMaster(ctx, rdb, scanNode)
 }
 
 // clickhouse scans every row of every table in the store's database, each
@@ -599,22 +560,6 @@ func privacyPlantRow(ctx context.Context, store *analytics.Store, table, value s
 		return err
 	}
 	return batch.Send()
-}
-
-// privacyDropDatabase drops the test's ClickHouse database (stacktest removes
-// topics and keys only).
-func privacyDropDatabase(t *testing.T, cfg *pipeline.Config) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	store, err := analytics.Open(ctx, cfg)
-	if err != nil {
-		t.Logf("dropping database %s: %v", cfg.ClickHouseDatabase, err)
-		return
-	}
-	defer store.Close()
-	if err := store.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+cfg.ClickHouseDatabase+"`"); err != nil {
-		t.Logf("dropping database %s: %v", cfg.ClickHouseDatabase, err)
-	}
 }
 
 func privacyTail(s string, n int) string {

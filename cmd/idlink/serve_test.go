@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/internal/stacktest"
-	"github.com/idlink/idlink/pipeline"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
@@ -102,7 +100,6 @@ func TestServeBadStart(t *testing.T) {
 // when its context ends (SIGINT/SIGTERM in the binary).
 func TestServeDashboard(t *testing.T) {
 	cfg := stacktest.Config(t)
-	t.Cleanup(func() { dropDatabase(t, cfg) })
 	a, _, logs := serveApp(map[string]string{
 		"CLICKHOUSE_DATABASE": cfg.ClickHouseDatabase,
 		"IDLINK_HTTP_ADDR":    "127.0.0.1:0",
@@ -185,24 +182,6 @@ func TestServeURL(t *testing.T) {
 		if got := serverURL(addr); got != tt.want {
 			t.Errorf("serverURL(%s) = %s, want %s", tt.addr, got, tt.want)
 		}
-	}
-}
-
-// dropDatabase removes the test's ClickHouse database (stacktest leaves it).
-func dropDatabase(t *testing.T, cfg *pipeline.Config) {
-	if os.Getenv("IDLINK_TEST_KEEP_DB") != "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := analytics.Open(ctx, cfg)
-	if err != nil {
-		t.Logf("dropping test database %s: %v", cfg.ClickHouseDatabase, err)
-		return
-	}
-	defer s.Close()
-	if err := s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+cfg.ClickHouseDatabase+"`"); err != nil {
-		t.Logf("dropping test database %s: %v", cfg.ClickHouseDatabase, err)
 	}
 }
 

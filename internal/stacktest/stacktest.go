@@ -6,8 +6,6 @@ package stacktest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -17,30 +15,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/segmentio/kafka-go"
 
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 )
 
 // Config returns the local stack's configuration with a unique topic prefix,
-// consumer-group prefix, Redis key prefix and ClickHouse database. It fails
-// the test when Kafka or Redis do not answer. Topics and keys are removed when
-// the test ends.
+// consumer-group prefix, Redis key prefix and ClickHouse database
+// (internal/namespace). It fails the test when Kafka or Redis do not answer.
+// Topics, keys and the database are removed when the test ends.
 func Config(t testing.TB) *pipeline.Config {
 	t.Helper()
 	cfg, err := pipeline.LoadConfig(os.LookupEnv)
 	if err != nil {
 		t.Fatalf("loading configuration: %v", err)
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	id := "t" + hex.EncodeToString(b[:])
-	cfg.TopicPrefix = id + "."
-	cfg.GroupPrefix = id + "-"
-	cfg.RedisPrefix = id + ":"
-	cfg.ClickHouseDatabase = "test_" + id
+	id, err := namespace.NewID("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespace.Use(cfg, id, "test_"+id)
 	cfg.Partitions = 3
 	if len(cfg.PseudonymKey) == 0 {
 		cfg.PseudonymKey = []byte("stacktest-pseudonym-key-0123456789")
@@ -67,51 +62,18 @@ func redisAddr(url string) string {
 	return s
 }
 
+// cleanup removes the test's topics, Redis keys and ClickHouse database (the
+// database stays with IDLINK_TEST_KEEP_DB set).
 func cleanup(cfg *pipeline.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if rdb, err := cfg.Redis(); err == nil {
-		_ = DeleteKeys(ctx, rdb, cfg.RedisPrefix)
-		rdb.Close()
-	}
-	if client, err := cfg.KafkaClient(); err == nil {
-		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: cfg.Topics().All()})
-	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{cfg.ClickHouseAddr},
-		Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
-	})
-	if err == nil {
-		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.ClickHouseDatabase)
-		conn.Close()
-	}
+	_ = namespace.Remove(ctx, cfg, namespace.Options{KeepDatabase: os.Getenv("IDLINK_TEST_KEEP_DB") != ""})
 }
 
-// DeleteKeys removes every key under prefix (on every master of a cluster).
+// DeleteKeys removes every key under prefix (on every master of a cluster):
+// namespace.DeleteKeys.
 func DeleteKeys(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
-	del := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, prefix+"*", 5000).Iterator()
-		pipe := c.Pipeline()
-		for iter.Next(ctx) {
-			pipe.Unlink(ctx, iter.Val())
-			if pipe.Len() == 5000 {
-				if _, err := pipe.Exec(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return err
-		}
-		return iter.Err()
-	}
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, del)
-	case *redis.Client:
-		return del(ctx, c)
-	}
-	return fmt.Errorf("unsupported redis client %T", rdb)
+	return namespace.DeleteKeys(ctx, rdb, prefix)
 }
 
 // RedisCluster starts a 3-master Redis Cluster on loopback ports base,
@@ -179,33 +141,9 @@ func RedisCluster(t testing.TB, base int) string {
 }
 
 // Env returns os.Environ() plus the variables that give a child idlink
-// process cfg's services and credentials and its namespaces (topic, group and
-// key prefixes, database).
-func Env(cfg *pipeline.Config) []string {
-	env := os.Environ()
-	set := func(k, v string) {
-		if v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	set("KAFKA_BROKERS", strings.Join(cfg.KafkaBrokers, ","))
-	set("KAFKA_SASL_MECHANISM", cfg.KafkaMechanism)
-	set("KAFKA_SASL_USERNAME", cfg.KafkaUsername)
-	set("KAFKA_SASL_PASSWORD", cfg.KafkaPassword)
-	set("REDIS_URL", cfg.RedisURL)
-	set("CLICKHOUSE_ADDR", cfg.ClickHouseAddr)
-	set("CLICKHOUSE_USER", cfg.ClickHouseUser)
-	set("CLICKHOUSE_PASSWORD", cfg.ClickHousePassword)
-	return append(env,
-		"IDLINK_TOPIC_PREFIX="+cfg.TopicPrefix,
-		"IDLINK_GROUP_PREFIX="+cfg.GroupPrefix,
-		"IDLINK_REDIS_PREFIX="+cfg.RedisPrefix,
-		"CLICKHOUSE_DATABASE="+cfg.ClickHouseDatabase,
-		fmt.Sprintf("IDLINK_PARTITIONS=%d", cfg.Partitions),
-		"IDLINK_PSEUDONYM_KEY="+string(cfg.PseudonymKey),
-		"IDLINK_METRICS_ADDR=off",
-	)
-}
+// process cfg's services and credentials and its namespace (topic, group and
+// key prefixes, database): namespace.Env.
+func Env(cfg *pipeline.Config) []string { return namespace.Env(cfg) }
 
 // Build compiles ./cmd/idlink into a temporary directory and returns the
 // binary's path.
