@@ -21,7 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/idlink/idlink/analytics"
-	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/schemas"
 )
@@ -142,11 +142,11 @@ func (b *bench) release(ctx context.Context, c *pipeline.Config) {
 	b.spaces = slices.Delete(b.spaces, i, i+1)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := stacktest.DeleteKeys(ctx, b.rdb, c.RedisPrefix); err != nil {
+	if err := namespace.DeleteKeys(ctx, b.rdb, c.RedisPrefix); err != nil {
 		b.progress("deleting Redis keys %s*: %v", c.RedisPrefix, err)
 	}
-	if err := dropDatabase(ctx, c); err != nil {
-		b.progress("dropping ClickHouse database %s: %v", c.ClickHouseDatabase, err)
+	if err := namespace.DropDatabase(ctx, c); err != nil {
+		b.progress("%v", err)
 	}
 	groups := []string{c.Group("resolver"), c.Group("analytics"), c.Group("baseline")}
 	if _, err := b.kafka.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: groups}); err != nil {
@@ -178,21 +178,6 @@ func (b *bench) close() {
 	if b.dir != "" {
 		_ = os.RemoveAll(b.dir)
 	}
-}
-
-// dropDatabase drops c's ClickHouse database if it exists.
-func dropDatabase(ctx context.Context, c *pipeline.Config) error {
-	boot := *c
-	boot.ClickHouseDatabase = "default"
-	s, err := analytics.Open(ctx, &boot)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+c.ClickHouseDatabase+"`"); err != nil {
-		return fmt.Errorf("dropping database: %w", err)
-	}
-	return nil
 }
 
 // machine prints what the figures were measured on.

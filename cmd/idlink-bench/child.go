@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 )
 
@@ -82,7 +82,7 @@ func (b *bench) runChild(ctx context.Context, name string, cfg *pipeline.Config,
 	}
 	defer logf.Close()
 	cmd := exec.Command(b.bin, append([]string{"run", "--metrics-addr", "off"}, args...)...)
-	cmd.Env = stacktest.Env(cfg)
+	cmd.Env = namespace.Env(cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	total0, busy0 := cpuTimes()
 	start := time.Now()

@@ -33,9 +33,6 @@ func (l *logger) printf(format string, args ...any) {
 	fmt.Fprintf(l.w, "chaos %s +%7.1fs  %s\n", now.Format("15:04:05"), now.Sub(l.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// since returns the time elapsed since the run started.
-func (l *logger) since() time.Duration { return time.Since(l.start) }
-
 // stack drives the local stack's services through the scripts in compose/
 // (the same ones `make up` uses), from the repository root.
 type stack struct {

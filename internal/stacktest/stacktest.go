@@ -70,12 +70,6 @@ func cleanup(cfg *pipeline.Config) {
 	_ = namespace.Remove(ctx, cfg, namespace.Options{KeepDatabase: os.Getenv("IDLINK_TEST_KEEP_DB") != ""})
 }
 
-// DeleteKeys removes every key under prefix (on every master of a cluster):
-// namespace.DeleteKeys.
-func DeleteKeys(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
-	return namespace.DeleteKeys(ctx, rdb, prefix)
-}
-
 // RedisCluster starts a 3-master Redis Cluster on loopback ports base,
 // base+1, base+2 from the machine's redis-server (installed by `make up`),
 // and stops it when the test ends. It returns the seed URL for REDIS_URL.
