@@ -16,7 +16,9 @@
 -- Persons, channels 'online' and 'offline': one scan of doc_state (see
 -- 0003_doc_state.sql), which holds each document's type, current person and
 -- which channels activated it, so no join is needed. It is read with FINAL
--- in 16 doc_key ranges, which run in parallel.
+-- in 16 doc_key ranges, which run in parallel. Its type_key (the hash of
+-- the document type) is named from doc_types once counted; a type missing
+-- there can only be '', which is what the join's default names.
 --
 -- Persons, any other channel (none in the contract): the documents in
 -- doc_other_channels joined with their person in doc_state; both sides are
@@ -68,24 +70,33 @@ FROM
         n_persons
     FROM
     (
-        SELECT
-            doc_type,
-            uniqExactIf(person, bitAnd(f, 1) != 0) AS online,
-            uniqExactIf(person, bitAnd(f, 2) != 0) AS offline
+        SELECT doc_type, online, offline
         FROM
         (
-            --@ranges 16
-            SELECT doc_type, if(p = 0, doc_key, p) AS person, f
+            SELECT
+                type_key,
+                uniqExactIf(person, bitAnd(f, 1) != 0) AS online,
+                uniqExactIf(person, bitAnd(f, 2) != 0) AS offline
             FROM
             (
-                SELECT doc_key, doc_type, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
-                FROM doc_state FINAL
-                WHERE doc_key BETWEEN @lo AND @hi
+                --@ranges 16
+                SELECT type_key, if(p = 0, doc_key, p) AS person, f
+                FROM
+                (
+                    SELECT doc_key, type_key, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
+                    FROM doc_state FINAL
+                    WHERE doc_key BETWEEN @lo AND @hi
+                )
+                WHERE bitAnd(f, 3) != 0
+                --@end
             )
-            WHERE bitAnd(f, 3) != 0
-            --@end
-        )
-        GROUP BY doc_type
+            GROUP BY type_key
+        ) AS counts
+        ANY LEFT JOIN
+        (
+            SELECT DISTINCT cityHash64(doc_type) AS type_key, doc_type
+            FROM doc_types
+        ) AS types USING (type_key)
     )
     ARRAY JOIN
         ['online', 'offline'] AS channel,
