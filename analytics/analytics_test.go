@@ -76,7 +76,8 @@ func TestMigrateIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	want := []string{
-		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_current and doc_groups)
+		"doc_current", "doc_current_from_changes", "doc_current_from_events", // 0002
+		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
 		"doc_person",
 		"doc_state", "doc_state_from_changes", "doc_state_from_events", // 0003
 		"doc_types", "doc_types_from_changes", "doc_types_from_events", // 0002

@@ -2,9 +2,12 @@
 -- reports group persons by and the document's current person, so that
 -- counting persons is one scan instead of a hash join of doc_groups with
 -- doc_current (the join alone took ~1.8 s of CPU at 10M events on 18.16).
--- linked-persons reads it too, so doc_current and doc_groups (0002) are
--- dropped at the end of this file. Every document named by a change or an
--- event has a row.
+-- It holds every document named by a change and every document of an
+-- activation or enrolment; doc_groups (0002) is dropped at the end of this
+-- file, as no report reads it any more. (linked-persons keeps reading
+-- doc_current: feeding doc_state from every event made it cheaper for that
+-- report once merged, but left twice as many unmerged rows right after a
+-- bulk load, and FINAL then cost activations-by-doc-type ~3 s at 10M.)
 --
 -- person: argMax(person_key, revision + 1) over doc_person, and (0, 0) for
 --   a document seen in an event: as in doc_current, 0 means "no change named
@@ -54,7 +57,7 @@ SELECT
         type = 'insurance.enrolled', 4,
         0))) AS flags
 FROM event_documents
-WHERE doc_token != ''
+WHERE doc_token != '' AND type IN ('insurance.code_activated', 'insurance.enrolled')
 GROUP BY doc_key, type_key;
 
 -- Documents of activations whose channel has no bit in doc_state.flags.
@@ -134,7 +137,7 @@ SELECT
         type = 'insurance.enrolled', 4,
         0))) AS flags
 FROM event_documents
-WHERE doc_token != ''
+WHERE doc_token != '' AND type IN ('insurance.code_activated', 'insurance.enrolled')
 GROUP BY doc_key, type_key;
 
 INSERT INTO doc_other_channels (doc_key, doc_type, channel)
@@ -152,14 +155,8 @@ SELECT DISTINCT type, cityHash64(doc_type, channel), doc_type, channel
 FROM event_documents
 WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
 
--- No report reads doc_current and doc_groups any more (0002): drop them and
--- their views, which every insert paid for.
-DROP TABLE IF EXISTS doc_current_from_changes;
-
-DROP TABLE IF EXISTS doc_current_from_events;
-
+-- No report reads doc_groups any more (0002): drop it and its view, which
+-- every insert paid for.
 DROP TABLE IF EXISTS doc_groups_from_events;
-
-DROP TABLE IF EXISTS doc_current;
 
 DROP TABLE IF EXISTS doc_groups;

@@ -1,13 +1,13 @@
 -- Persons by the number of distinct document types they hold, under the
--- identity resolution as it stands now: every typed document in doc_state
--- (see 0003_doc_state.sql) belongs to the person of its latest revision in
+-- identity resolution as it stands now: every document in doc_current (see
+-- 0002_report_tables.sql) belongs to the person of its latest revision in
 -- doc_person, or is a person of its own, holding one type, if no change
 -- named it. A person's types are a bit mask (bit i: the i-th of the sorted
--- hashes of the document types in doc_types; documents.Types has far fewer
--- than 63), which aggregates much faster than uniqExact per person on 18.16.
--- doc_state is read with FINAL in 16 doc_key ranges, one UNION ALL branch
--- each (--@ranges, see analytics.ExpandRanges), so the reads run in parallel
--- and feed one parallel GROUP BY.
+-- document types in doc_types; documents.Types has far fewer than 63), which
+-- aggregates much faster than uniqExact per person on 18.16. doc_current is
+-- read with FINAL in 16 doc_key ranges, one UNION ALL branch each (--@ranges,
+-- see analytics.ExpandRanges), so the reads run in parallel and feed one
+-- parallel GROUP BY.
 SELECT
     length(bitmaskToArray(types)) AS doc_types,
     count() AS persons
@@ -18,15 +18,10 @@ FROM
     (
         --@ranges 16
         SELECT
-            if(p = 0, doc_key, p) AS person,
-            bitShiftLeft(toUInt64(1), indexOf((SELECT arraySort(groupUniqArray(cityHash64(doc_type))) FROM doc_types), type_key) % 64) AS type_bit
-        FROM
-        (
-            SELECT doc_key, type_key, finalizeAggregation(person) AS p
-            FROM doc_state FINAL
-            WHERE doc_key BETWEEN @lo AND @hi
-        )
-        WHERE type_key != cityHash64('')
+            if(person_key = 0, doc_key, person_key) AS person,
+            bitShiftLeft(toUInt64(1), indexOf((SELECT arraySort(groupUniqArray(doc_type)) FROM doc_types), doc_type) % 64) AS type_bit
+        FROM doc_current FINAL
+        WHERE doc_key BETWEEN @lo AND @hi
         --@end
     )
     GROUP BY person
