@@ -75,7 +75,7 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 	// A feeder goroutine fetches messages while the handler works, stamping
 	// each with its arrival; a batch closes MaxWait after its first message
 	// arrived (at once if that was long ago, during the last batch), when it
-	// is full, or after a 20ms lull.
+	// is full, or after a lull.
 	fctx, stopFeed := context.WithCancel(ctx)
 	arrivals := make(chan arrival, o.MaxBatch)
 	fed := make(chan struct{})
@@ -113,25 +113,25 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 			return nil
 		}
 		batch = append(batch, first.msg)
-		deadline := first.at.Add(o.MaxWait)
-	gather:
+		deadline, last := first.at.Add(o.MaxWait), first.at
+		// Take what has arrived; while the batch is open, look again every
+		// 2ms rather than wake for each message (the feeder fills the
+		// channel meanwhile, and a hand-off per message costs more than
+		// the message's own handling).
 		for len(batch) < o.MaxBatch {
 			select {
-			case a := <-arrivals: // already waiting
-				batch = append(batch, a.msg)
+			case a := <-arrivals:
+				batch, last = append(batch, a.msg), a.at
 				continue
 			default:
 			}
-			left := time.Until(deadline)
-			if left <= 0 {
+			now := time.Now()
+			if !now.Before(deadline) || now.Sub(last) >= lull {
 				break
 			}
-			rearm(min(left, 20*time.Millisecond))
+			rearm(min(deadline.Sub(now), poll))
 			select {
-			case a := <-arrivals:
-				batch = append(batch, a.msg)
 			case <-wait.C:
-				break gather
 			case <-ctx.Done():
 				return nil
 			}
@@ -170,6 +170,13 @@ func (c *Config) RunConsumer(ctx context.Context, o ConsumerOptions, h Handler) 
 		o.Metrics.Lag.WithLabelValues(o.Name).Set(float64(r.Stats().Lag))
 	}
 }
+
+// A batch closes early after a lull of this long without a message; an open
+// batch looks for new messages every poll.
+const (
+	lull = 20 * time.Millisecond
+	poll = 2 * time.Millisecond
+)
 
 // arrival is a fetched message and when the feeder got it.
 type arrival struct {

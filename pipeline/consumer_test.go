@@ -107,13 +107,18 @@ func TestRunConsumer(t *testing.T) {
 	for rec.count() < n && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Offsets are committed right after Handle returns: wait for them.
-	for ctx.Err() == nil {
-		if ok, err := cfg.CaughtUp(ctx, o.Group, o.Topics); err != nil {
-			t.Fatal(err)
-		} else if ok {
+	// Offsets are committed right after Handle returns: wait for them (a
+	// new topic's leader may not be known at once: errors mean "not yet").
+	var lastErr error
+	for {
+		ok, err := cfg.CaughtUp(ctx, o.Group, o.Topics)
+		if ok {
 			break
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("the group never committed the end of the topic (last error: %v)", lastErr)
+		}
+		lastErr = err
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
