@@ -81,9 +81,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		"doc_person",
 		"doc_state", "doc_state_from_changes", "doc_state_from_events", // 0003
 		"doc_types", "doc_types_from_changes", "doc_types_from_events", // 0002
-		"event_documents",
-		"event_groups", "event_groups_from_events", "event_keys", "event_keys_from_events",
-		"identity_changes", "schema_migrations",
+		"event_documents", "identity_changes", "schema_migrations",
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)

@@ -76,46 +76,6 @@ SELECT
 FROM event_documents
 WHERE doc_token != '' AND type = 'insurance.code_activated' AND channel NOT IN ('online', 'offline');
 
--- The events side of the same reports (and of activations-over-time): one
--- row per (event, group) of the event types they count, ordered by event
--- key, so a report counts distinct events one event_key range at a time
--- (each range's hash sets stay small, and the ranges run in parallel); g is
--- cityHash64(doc_type, channel), the group's names are in event_groups.
-CREATE TABLE IF NOT EXISTS event_keys (
-    type          String,
-    event_key     UInt64,
-    g             UInt64,
-    occurred_date Date
-) ENGINE = ReplacingMergeTree
-ORDER BY (type, event_key, g);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS event_keys_from_events TO event_keys AS
-SELECT
-    type,
-    cityHash64(event_id) AS event_key,
-    cityHash64(doc_type, channel) AS g,
-    occurred_date
-FROM event_documents
-WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
-
--- The names of every g in event_keys (a handful of rows once merged).
-CREATE TABLE IF NOT EXISTS event_groups (
-    type     String,
-    g        UInt64,
-    doc_type String,
-    channel  String
-) ENGINE = ReplacingMergeTree
-ORDER BY (type, g, doc_type, channel);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS event_groups_from_events TO event_groups AS
-SELECT DISTINCT
-    type,
-    cityHash64(doc_type, channel) AS g,
-    doc_type,
-    channel
-FROM event_documents
-WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
-
 -- Back-fill from the rows already there.
 INSERT INTO doc_state (doc_key, type_key, person, flags)
 SELECT
@@ -144,16 +104,6 @@ INSERT INTO doc_other_channels (doc_key, doc_type, channel)
 SELECT cityHash64(doc_token), doc_type, channel
 FROM event_documents
 WHERE doc_token != '' AND type = 'insurance.code_activated' AND channel NOT IN ('online', 'offline');
-
-INSERT INTO event_keys (type, event_key, g, occurred_date)
-SELECT type, cityHash64(event_id), cityHash64(doc_type, channel), occurred_date
-FROM event_documents
-WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
-
-INSERT INTO event_groups (type, g, doc_type, channel)
-SELECT DISTINCT type, cityHash64(doc_type, channel), doc_type, channel
-FROM event_documents
-WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
 
 -- No report reads doc_groups any more (0002): drop it and its view, which
 -- every insert paid for.

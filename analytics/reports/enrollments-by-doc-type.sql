@@ -1,12 +1,7 @@
 -- Medical-insurance enrolments by document type, persons as in
 -- activations-by-doc-type.
 --
--- Events: distinct event keys in event_keys (see 0003_doc_state.sql) per g =
--- cityHash64(doc_type, channel), counted in 64 event_key ranges (--@ranges:
--- analytics.ExpandRanges writes one UNION ALL branch per range) whose counts
--- add up, as in activations-by-doc-type; event_groups names each g, and the
--- counts of a document type's g (one per channel) add up too, since an
--- event has one channel.
+-- Events: distinct event keys per document type in event_documents.
 --
 -- Persons: one scan of doc_state for the documents with the enrolment bit
 -- (4), each with its current person, read with FINAL in 16 doc_key ranges
@@ -20,27 +15,10 @@ SELECT
     sum(n_persons) AS persons
 FROM
 (
-    SELECT doc_type, n_events, toUInt64(0) AS n_persons
-    FROM
-    (
-        SELECT g, sum(n) AS n_events
-        FROM
-        (
-            --@ranges 64
-            SELECT g, uniqExact(event_key) AS n
-            FROM event_keys
-            WHERE type = 'insurance.enrolled' AND event_key BETWEEN @lo AND @hi
-            GROUP BY g
-            --@end
-        )
-        GROUP BY g
-    ) AS counts
-    ANY LEFT JOIN
-    (
-        SELECT g, doc_type
-        FROM event_groups
-        WHERE type = 'insurance.enrolled'
-    ) AS names USING (g)
+    SELECT doc_type, uniqExact(event_key) AS n_events, toUInt64(0) AS n_persons
+    FROM event_documents
+    WHERE type = 'insurance.enrolled'
+    GROUP BY doc_type
     UNION ALL
     SELECT doc_type, toUInt64(0) AS n_events, n_persons
     FROM
