@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -113,5 +114,57 @@ func TestRedisCluster(t *testing.T) {
 	})
 	if err != nil || masters != 3 {
 		t.Fatalf("keys on %d masters (%v), want 3", masters, err)
+	}
+}
+
+// TestRedisLocks: a lock held by one store is refused to another until its
+// holder releases it or its TTL runs out, and only the holder releases it.
+func TestRedisLocks(t *testing.T) {
+	cfg := stacktest.Config(t)
+	rdb, err := cfg.Redis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	a := NewRedisStore(rdb, cfg.RedisPrefix, 10*time.Second)
+	b := NewRedisStore(rdb, cfg.RedisPrefix, 10*time.Second)
+	lock := func(s *RedisStore, names ...string) map[string]bool {
+		t.Helper()
+		got, _, _, _, err := s.LockLoad(ctx, names, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := lock(a, "00", "01"); !got["00"] || !got["01"] {
+		t.Fatalf("a: %v, want both locks", got)
+	}
+	if got := lock(b, "01", "02"); got["01"] || !got["02"] {
+		t.Fatalf("b: %v, want 02 only (a holds 01)", got)
+	}
+	if err := b.Release(ctx, []string{"00", "01", "02"}); err != nil { // 00 and 01 are a's
+		t.Fatal(err)
+	}
+	if got := lock(b, "00"); got["00"] {
+		t.Fatal("b released a's lock 00")
+	}
+	if err := a.Commit(ctx, &Writes{Unlock: []string{"00", "01"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lock(b, "00", "01"); !got["00"] || !got["01"] {
+		t.Fatalf("b after a released: %v, want both", got)
+	}
+	// An expired lock is free: c's locks last 50ms.
+	c := NewRedisStore(rdb, cfg.RedisPrefix, 50*time.Millisecond)
+	if got := lock(c, "03"); !got["03"] {
+		t.Fatal("c could not take the free lock 03")
+	}
+	if got := lock(a, "03"); got["03"] {
+		t.Fatal("a took c's live lock 03")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := lock(a, "03"); !got["03"] {
+		t.Fatal("a could not take c's expired lock 03")
 	}
 }

@@ -81,12 +81,11 @@ type Store interface {
 //	P e:b        hash  event id          -> cluster id
 //	P p:b        hash  person id         -> cluster id (live and merged-away ids)
 //	P c:<id>     string cluster blob (see MarshalBinary)
-//	P l:{locks}b string lock owner, with a TTL; one lock guards a bucket of clusters
+//	P locks      hash  lock name -> "owner:deadline in ms"; a lock guards a bucket of clusters
 //	P conflicts  hash  event id -> conflict record
 //
-// Every command touches one key, except the lock scripts, which take or
-// release a batch's locks in one call: the locks share the hash tag {locks},
-// so they live in one slot and the layout runs on Redis Cluster.
+// Every command and script touches one key, so the layout runs on Redis
+// Cluster.
 type RedisStore struct {
 	rdb     redis.UniversalClient
 	prefix  string
@@ -217,38 +216,62 @@ func groupByBucket(n int, bucket func(i int) int) byBucket {
 	return g
 }
 
-// lockScript tries to take every lock in KEYS for owner ARGV[1] with a TTL
-// of ARGV[2] ms, and returns a 1 or 0 per key. unlockScript deletes the locks
-// in KEYS that owner ARGV[1] still holds. They are sent with EVAL (not
-// EVALSHA) because they run inside pipelines, where go-redis cannot fall back
-// after NOSCRIPT; they are tiny. A batch thus takes and releases its locks in
-// one command each, however many it needs.
+// The locks of a batch are taken and released by one script call each, on
+// the single hash "P locks" (field: lock name, value: "owner:deadline", the
+// deadline in ms of the server's clock). lockScript takes, for owner ARGV[1]
+// with a TTL of ARGV[2] ms, every lock in ARGV[3:] that is free or expired,
+// and returns a 1 or 0 per lock; unlockScript deletes the locks in ARGV[2:]
+// that owner ARGV[1] holds. Each writes with a single command: Redis logs a
+// script that writes twice as a MULTI/EXEC block in the append-only file,
+// and Redis 7.0 refuses such blocks when it loads the file if the default
+// user is off, as on the local stack (redis/redis#14541). They are sent with
+// EVAL (not EVALSHA) because they run inside pipelines, where go-redis cannot
+// fall back after NOSCRIPT; they are small.
 const (
-	lockScript = `local got = {}
-for i, k in ipairs(KEYS) do
-  if redis.call("set", k, ARGV[1], "NX", "PX", ARGV[2]) then got[i] = 1 else got[i] = 0 end
+	lockScript = `local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local got, set = {}, {}
+for i = 3, #ARGV do
+  local v = redis.call("HGET", KEYS[1], ARGV[i])
+  local free = not v
+  if v then
+    local sep = string.find(v, ":", 1, true)
+    free = sep == nil or (tonumber(string.sub(v, sep + 1)) or 0) <= now
+  end
+  if free then
+    got[i - 2] = 1
+    set[#set + 1] = ARGV[i]
+    set[#set + 1] = ARGV[1] .. ":" .. string.format("%.0f", now + tonumber(ARGV[2]))
+  else
+    got[i - 2] = 0
+  end
 end
+if #set > 0 then redis.call("HSET", KEYS[1], unpack(set)) end
 return got`
-	unlockScript = `local n = 0
-for _, k in ipairs(KEYS) do
-  if redis.call("get", k) == ARGV[1] then n = n + redis.call("del", k) end
+	unlockScript = `local mine = ARGV[1] .. ":"
+local del = {}
+for i = 2, #ARGV do
+  local v = redis.call("HGET", KEYS[1], ARGV[i])
+  if v and string.sub(v, 1, #mine) == mine then del[#del + 1] = ARGV[i] end
 end
-return n`
+if #del > 0 then return redis.call("HDEL", KEYS[1], unpack(del)) end
+return 0`
 )
 
-// lockKeys returns the keys of locks.
-func (s *RedisStore) lockKeys(locks []string) []string {
-	keys := make([]string, len(locks))
-	for i, l := range locks {
-		keys[i] = s.prefix + "l:{locks}" + l
+// lockArgs returns the script arguments for locks after the given ones.
+func lockArgs(locks []string, first ...any) []any {
+	args := make([]any, 0, len(first)+len(locks))
+	args = append(args, first...)
+	for _, l := range locks {
+		args = append(args, l)
 	}
-	return keys
+	return args
 }
 
 // unlock queues the release of locks on pipe.
 func (s *RedisStore) unlock(ctx context.Context, pipe redis.Pipeliner, locks []string) {
 	if len(locks) > 0 {
-		pipe.Eval(ctx, unlockScript, s.lockKeys(locks), s.owner)
+		pipe.Eval(ctx, unlockScript, []string{s.prefix + "locks"}, lockArgs(locks, s.owner)...)
 	}
 }
 
@@ -319,7 +342,7 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 	pipe := s.rdb.Pipeline()
 	var lc *redis.Cmd
 	if len(locks) > 0 {
-		lc = pipe.Eval(ctx, lockScript, s.lockKeys(locks), s.owner, s.lockTTL.Milliseconds())
+		lc = pipe.Eval(ctx, lockScript, []string{s.prefix + "locks"}, lockArgs(locks, s.owner, s.lockTTL.Milliseconds())...)
 	}
 	if s.cluster() {
 		// A cluster runs a pipeline's commands on every node at once: take
