@@ -486,6 +486,37 @@ func (s *privacyScan) redis(ctx context.Context, rdb redis.UniversalClient, pref
 
 // clickhouse scans every row of every table in the store's database, each
 // value as text.
+// selectList is what SELECT * reads of table (its ordinary columns), with
+// aggregate-function states finalized: the driver cannot read a state, and
+// its value is what the scan must see.
+func selectList(ctx context.Context, store *analytics.Store, table string) (string, error) {
+	rows, err := store.Conn().Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ? AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')",
+		store.Database(), table)
+	if err != nil {
+		return "", fmt.Errorf("listing the columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return "", fmt.Errorf("listing the columns of %s: %w", table, err)
+		}
+		col := "`" + name + "`"
+		if strings.HasPrefix(typ, "AggregateFunction(") {
+			col = "finalizeAggregation(" + col + ")"
+		}
+		cols = append(cols, col)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("listing the columns of %s: %w", table, err)
+	}
+	if len(cols) == 0 {
+		return "", fmt.Errorf("table %s has no columns to read", table)
+	}
+	return strings.Join(cols, ", "), nil
+}
+
 func (s *privacyScan) clickhouse(ctx context.Context, store *analytics.Store) error {
 	rows, err := store.Conn().Query(ctx, "SELECT name FROM system.tables WHERE database = '"+store.Database()+"'")
 	if err != nil {
@@ -507,7 +538,11 @@ func (s *privacyScan) clickhouse(ctx context.Context, store *analytics.Store) er
 	for _, table := range tables {
 		where := "clickhouse " + table
 		s.volume[where] += 0
-		rows, err := store.Conn().Query(ctx, "SELECT * FROM `"+table+"`")
+		cols, err := selectList(ctx, store, table)
+		if err != nil {
+			return err
+		}
+		rows, err := store.Conn().Query(ctx, "SELECT "+cols+" FROM `"+table+"`")
 		if err != nil {
 			return fmt.Errorf("reading table %s: %w", table, err)
 		}
