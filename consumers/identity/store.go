@@ -118,9 +118,9 @@ func (s *RedisStore) cluster() bool {
 }
 
 // LockName is the lock guarding a cluster: clusters share 256 locks, named
-// by the first two hex digits of the cluster id. Few locks keep a batch's
-// lock commands (a SET NX and an unlock script each) few: a batch of a
-// thousand events would otherwise take and release thousands of locks.
+// by the first two hex digits of the cluster id. Few locks keep the lock
+// scripts short: a batch of a thousand events would otherwise take and
+// release thousands of locks.
 func LockName(cid string) string { return cid[:2] }
 
 // lockNames holds the 256 lock names, so parkedLockName allocates nothing.
