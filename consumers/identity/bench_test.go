@@ -39,11 +39,7 @@ func syntheticBatch(codec *schemas.Codec, start, n int) []kafka.Message {
 
 func BenchmarkResolveRedis(b *testing.B) {
 	cfg := stacktest.Config(b)
-	rdb, err := cfg.Redis()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redisClient(b, cfg)
 	codec, _ := schemas.NewCodec()
 	res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, discardPub{}, Options{})
 	const batch = 10000

@@ -15,6 +15,17 @@ import (
 	"github.com/idlink/idlink/schemas"
 )
 
+// redisClient opens cfg's Redis for the test and closes it when it ends.
+func redisClient(tb testing.TB, cfg *pipeline.Config) redis.UniversalClient {
+	tb.Helper()
+	rdb, err := cfg.Redis()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
 // concurrentRun feeds events (shuffled, with duplicates, retractions after
 // their targets or before) to `workers` resolvers running at once over real Redis, and
 // compares every person with a single replay of all events.
@@ -80,11 +91,7 @@ func concurrentRun(t *testing.T, rdb redis.UniversalClient, prefix string, seed 
 
 func TestRedisConcurrentResolvers(t *testing.T) {
 	cfg := stacktest.Config(t)
-	rdb, err := cfg.Redis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redisClient(t, cfg)
 	for seed := uint64(1); seed <= 5; seed++ {
 		concurrentRun(t, rdb, fmt.Sprintf("%sseed%d:", cfg.RedisPrefix, seed), seed, 3)
 	}
@@ -93,11 +100,7 @@ func TestRedisConcurrentResolvers(t *testing.T) {
 func TestRedisCluster(t *testing.T) {
 	url := stacktest.RedisCluster(t, 17101)
 	cfg := &pipeline.Config{RedisURL: url}
-	rdb, err := cfg.Redis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redisClient(t, cfg)
 	if _, ok := rdb.(*redis.ClusterClient); !ok {
 		t.Fatalf("want a cluster client, got %T", rdb)
 	}
@@ -106,7 +109,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	// The keys really are spread over the three masters.
 	var masters int
-	err = rdb.(*redis.ClusterClient).ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
+	err := rdb.(*redis.ClusterClient).ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
 		if n, err := c.DBSize(ctx).Result(); err == nil && n > 0 {
 			masters++
 		}
@@ -121,11 +124,7 @@ func TestRedisCluster(t *testing.T) {
 // holder releases it or its TTL runs out, and only the holder releases it.
 func TestRedisLocks(t *testing.T) {
 	cfg := stacktest.Config(t)
-	rdb, err := cfg.Redis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redisClient(t, cfg)
 	ctx := context.Background()
 	a := NewRedisStore(rdb, cfg.RedisPrefix, 10*time.Second)
 	b := NewRedisStore(rdb, cfg.RedisPrefix, 10*time.Second)

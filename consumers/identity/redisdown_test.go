@@ -50,11 +50,7 @@ func TestRedisDown(t *testing.T) {
 	}
 	w.Close()
 
-	rdb, err := pcfg.Redis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redisClient(t, &pcfg)
 	pub, err := cfg.NewWriter(pipeline.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +99,7 @@ func TestRedisDown(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	direct, err := cfg.Redis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
+	direct := redisClient(t, cfg)
 	store := NewRedisStore(direct, cfg.RedisPrefix, 0)
 	for i := 0; i < 100; i++ {
 		a, err1 := LookupDocument(ctx, store, tok(fmt.Sprintf("R%d", i)))

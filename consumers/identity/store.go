@@ -310,14 +310,15 @@ func (h *hmget) collect(out map[string]string) {
 	}
 }
 
-func identity(id string) string { return id }
+// idField is the field of an event or person id: the id itself.
+func idField(id string) string { return id }
 
 func (s *RedisStore) docGets(ctx context.Context, pipe redis.Pipeliner, tokens []string) *hmget {
 	return queueHMGet(ctx, pipe, s.docKeys, tokens, tokenBucket, tokenField)
 }
 
 func (s *RedisStore) eventGets(ctx context.Context, pipe redis.Pipeliner, events []string) *hmget {
-	return queueHMGet(ctx, pipe, s.eventKeys, events, idBucket, identity)
+	return queueHMGet(ctx, pipe, s.eventKeys, events, idBucket, idField)
 }
 
 func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
@@ -421,8 +422,8 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 		pipe = s.rdb.Pipeline()
 	}
 	hset(ctx, pipe, s.docKeys, w.Docs, tokenBucket, tokenField)
-	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, identity)
-	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, identity)
+	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, idField)
+	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, idField)
 	for e, b := range w.SetConflict {
 		pipe.HSet(ctx, s.prefix+"conflicts", e, b)
 	}
