@@ -49,7 +49,7 @@ func lookup(ctx context.Context, s Store, kind, id string) (*PersonView, error) 
 	if p == nil {
 		return nil, nil
 	}
-	v := &PersonView{PersonID: p.ID, Events: out.Events[p.ID], Documents: make([]DocumentSummary, len(p.Docs))}
+	v := &PersonView{PersonID: p.ID, Events: out.EventCount(p.ID), Documents: make([]DocumentSummary, len(p.Docs))}
 	for i, d := range p.Docs {
 		v.Documents[i] = DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token}
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,6 +42,8 @@ type Cluster struct {
 	Docs   []Doc
 	Events []Event
 
+	// docIdx and evIdx index Docs by token and Events by id once a cluster
+	// holds more than indexFrom of them; smaller ones are searched in turn.
 	docIdx map[string]int
 	evIdx  map[string]int
 	// datesFilled is set when AddDoc gave a known document the birth date
@@ -48,39 +51,70 @@ type Cluster struct {
 	datesFilled bool
 }
 
+// indexFrom is how many documents (or events) a cluster holds before it
+// indexes them in a map: most clusters hold two or three, and searching
+// those is cheaper than building a map per cluster.
+const indexFrom = 8
+
 // NewCluster returns an empty cluster.
 func NewCluster(id string) *Cluster {
-	return &Cluster{ID: id, docIdx: map[string]int{}, evIdx: map[string]int{}}
+	return &Cluster{ID: id}
 }
 
 func (c *Cluster) index() {
-	c.docIdx = make(map[string]int, len(c.Docs))
-	for i, d := range c.Docs {
-		c.docIdx[d.Token] = i
+	c.docIdx, c.evIdx = nil, nil
+	if len(c.Docs) > indexFrom {
+		c.docIdx = make(map[string]int, len(c.Docs))
+		for i, d := range c.Docs {
+			c.docIdx[d.Token] = i
+		}
 	}
-	c.evIdx = make(map[string]int, len(c.Events))
-	for i, e := range c.Events {
-		c.evIdx[e.ID] = i
+	if len(c.Events) > indexFrom {
+		c.evIdx = make(map[string]int, len(c.Events))
+		for i, e := range c.Events {
+			c.evIdx[e.ID] = i
+		}
 	}
 }
 
 // DocIndex returns the index of a token, or -1.
 func (c *Cluster) DocIndex(tok string) int {
-	if i, ok := c.docIdx[tok]; ok {
-		return i
+	if c.docIdx != nil {
+		if i, ok := c.docIdx[tok]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range c.Docs {
+		if c.Docs[i].Token == tok {
+			return i
+		}
+	}
+	return -1
+}
+
+// EventIndex returns the index of an event id, or -1.
+func (c *Cluster) EventIndex(id string) int {
+	if c.evIdx != nil {
+		if i, ok := c.evIdx[id]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range c.Events {
+		if c.Events[i].ID == id {
+			return i
+		}
 	}
 	return -1
 }
 
 // HasEvent reports whether the cluster holds event id.
-func (c *Cluster) HasEvent(id string) bool {
-	_, ok := c.evIdx[id]
-	return ok
-}
+func (c *Cluster) HasEvent(id string) bool { return c.EventIndex(id) >= 0 }
 
 // AddDoc adds a document if absent and returns its index.
 func (c *Cluster) AddDoc(d Doc) int {
-	if i, ok := c.docIdx[d.Token]; ok {
+	if i := c.DocIndex(d.Token); i >= 0 {
 		if c.Docs[i].BirthDate == "" && d.BirthDate != "" {
 			c.Docs[i].BirthDate = d.BirthDate
 			c.datesFilled = true
@@ -88,31 +122,43 @@ func (c *Cluster) AddDoc(d Doc) int {
 		return i
 	}
 	c.Docs = append(c.Docs, d)
-	c.docIdx[d.Token] = len(c.Docs) - 1
-	return len(c.Docs) - 1
+	i := len(c.Docs) - 1
+	switch {
+	case c.docIdx != nil:
+		c.docIdx[d.Token] = i
+	case len(c.Docs) > indexFrom:
+		c.index()
+	}
+	return i
 }
 
 // AddEvent adds an event naming docs (which must be in the cluster already,
 // by token); it reports false if the event was already there (a replay).
 func (c *Cluster) AddEvent(e Event, tokens []string) bool {
-	if _, ok := c.evIdx[e.ID]; ok {
+	if c.EventIndex(e.ID) >= 0 {
 		return false
 	}
 	e.Docs = make([]int, 0, len(tokens))
 	for _, t := range tokens {
-		e.Docs = append(e.Docs, c.docIdx[t])
+		e.Docs = append(e.Docs, max(c.DocIndex(t), 0))
 	}
 	c.Events = append(c.Events, e)
-	c.evIdx[e.ID] = len(c.Events) - 1
+	switch {
+	case c.evIdx != nil:
+		c.evIdx[e.ID] = len(c.Events) - 1
+	case len(c.Events) > indexFrom:
+		c.index()
+	}
 	return true
 }
 
 // Absorb moves every document and event of o into c.
 func (c *Cluster) Absorb(o *Cluster) {
+	var toks []string
 	for _, e := range o.Events {
-		toks := make([]string, len(e.Docs))
-		for i, d := range e.Docs {
-			toks[i] = o.Docs[d].Token
+		toks = toks[:0]
+		for _, d := range e.Docs {
+			toks = append(toks, o.Docs[d].Token)
 		}
 		for _, d := range e.Docs {
 			c.AddDoc(o.Docs[d])
@@ -133,9 +179,16 @@ type Person struct {
 	Docs []int // indices into Cluster.Docs, ascending
 
 	created   key
-	docs      map[int]bool
-	evidence  map[int]bool // accepted, unretracted events linking its docs
-	birthDate map[string]bool
+	live      bool     // not merged into another
+	docs      []int    // while replaying: its documents, in no order
+	evidence  []int    // accepted, unretracted events linking its docs
+	birthDate []string // distinct
+}
+
+func (p *Person) addBirth(bd string) {
+	if bd != "" && !slices.Contains(p.birthDate, bd) {
+		p.birthDate = append(p.birthDate, bd)
+	}
 }
 
 type key struct {
@@ -175,13 +228,13 @@ type Change struct {
 // (occurred_at, event_id) order.
 type Outcome struct {
 	PersonOf  []string           // per document index
-	Persons   map[string]*Person // live persons by id
+	Persons   map[string]*Person // live persons by id (set when the replay ends)
 	Alias     map[string]string  // merged-away id -> live id
 	Conflicts []Conflict
 	Changes   []Change
-	Accepted  map[string]bool // events whose links were made (and not retracted)
-	// Events counts, per live person, the distinct events naming its documents.
-	Events map[string]int
+
+	c       *Cluster
+	created []*Person // every person the replay made, merged-away ones too
 }
 
 // Resolve lives under the surviving id of a person id (following aliases).
@@ -196,17 +249,46 @@ func (o *Outcome) Resolve(id string) string {
 	return id
 }
 
+// EventCount counts the distinct events naming a document of live person pid.
+func (o *Outcome) EventCount(pid string) int {
+	n := 0
+	for i := range o.c.Events {
+		for _, d := range o.c.Events[i].Docs {
+			if o.PersonOf[d] == pid {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
 // PersonID derives a person id from the event that created it and a token, so
 // every replay, in any process, names persons alike.
 func PersonID(eventID, token string) string {
-	h := sha256.Sum256([]byte("person\x00" + eventID + "\x00" + token))
-	return "p-" + hex.EncodeToString(h[:10])
+	var buf [192]byte
+	b := append(append(append(append(buf[:0], "person\x00"...), eventID...), 0), token...)
+	h := sha256.Sum256(b)
+	var out [2 + 20]byte
+	out[0], out[1] = 'p', '-'
+	hex.Encode(out[2:], h[:10])
+	return string(out[:])
 }
 
 func changeID(kind, eventID, person string, others []string) string {
-	h := sha256.New()
-	h.Write([]byte(kind + "\x00" + eventID + "\x00" + person + "\x00" + strings.Join(others, ",")))
-	return "c-" + hex.EncodeToString(h.Sum(nil)[:12])
+	var buf [256]byte
+	b := append(append(append(append(append(append(buf[:0], kind...), 0), eventID...), 0), person...), 0)
+	for i, o := range others {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, o...)
+	}
+	h := sha256.Sum256(b)
+	var out [2 + 24]byte
+	out[0], out[1] = 'c', '-'
+	hex.Encode(out[2:], h[:12])
+	return string(out[:])
 }
 
 // Conflict reasons.
@@ -219,33 +301,47 @@ const (
 // of events in the cluster, never on the order they were added.
 func Replay(c *Cluster) *Outcome { return replay(c, -1, nil) }
 
+// Event flags of a replay.
+const (
+	evApplied   = 1 << iota // applied so far
+	evAccepted              // its links were made (and not retracted)
+	evRetracted             // withdrawn by a retraction
+)
+
 // replay is Replay; if snap is set, it is also called with the outcome so far
 // once the first n events in replay order are applied.
 func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
-	order := make([]int, len(c.Events))
+	order := make([]int32, len(c.Events))
 	for i := range order {
-		order[i] = i
+		order[i] = int32(i)
 	}
-	sort.Slice(order, func(a, b int) bool { return c.Events[order[a]].before(&c.Events[order[b]]) })
+	slices.SortFunc(order, func(a, b int32) int {
+		ea, eb := &c.Events[a], &c.Events[b]
+		switch {
+		case ea.before(eb):
+			return -1
+		case eb.before(ea):
+			return 1
+		}
+		return 0
+	})
 
 	r := &replayer{
-		c:         c,
-		docKey:    make([]key, len(c.Docs)),
-		processed: map[string]int{},
-		retracted: map[string]bool{},
+		c:      c,
+		docKey: make([]key, len(c.Docs)),
+		owner:  make([]*Person, len(c.Docs)),
+		flags:  make([]uint8, len(c.Events)),
+		slab:   make([]Person, 0, len(c.Docs)+1),
 		out: &Outcome{
 			PersonOf: make([]string, len(c.Docs)),
-			Persons:  map[string]*Person{},
-			Alias:    map[string]string{},
-			Accepted: map[string]bool{},
-			Events:   map[string]int{},
+			c:        c,
 		},
 	}
 	for j, i := range order {
 		if j == n && snap != nil {
 			snap(r.out)
 		}
-		r.apply(i)
+		r.apply(int(i))
 	}
 	if n == len(order) && snap != nil {
 		snap(r.out)
@@ -257,21 +353,12 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 			r.newPerson(PersonID("", c.Docs[i].Token), key{}, []int{i})
 		}
 	}
-	for _, p := range r.out.Persons {
-		p.Docs = p.Docs[:0]
-		for d := range p.docs {
-			p.Docs = append(p.Docs, d)
-		}
-		sort.Ints(p.Docs)
-	}
-	for i := range c.Events {
-		seen := map[string]bool{}
-		for _, d := range c.Events[i].Docs {
-			pid := r.out.PersonOf[d]
-			if !seen[pid] {
-				seen[pid] = true
-				r.out.Events[pid]++
-			}
+	r.out.Persons = make(map[string]*Person, len(r.out.created))
+	for _, p := range r.out.created {
+		if p.live {
+			p.Docs = p.docs
+			slices.Sort(p.Docs)
+			r.out.Persons[p.ID] = p
 		}
 	}
 	return r.out
@@ -323,11 +410,8 @@ func (p *prior) add(c *Cluster, o *Outcome) {
 			p.person[d.Token] = o.PersonOf[i]
 		}
 	}
-	for id := range o.Persons {
-		p.ids[id] = true
-	}
-	for a := range o.Alias {
-		p.ids[a] = true
+	for _, q := range o.created {
+		p.ids[q.ID] = true
 	}
 	for _, cf := range o.Conflicts {
 		p.conflicts[cf.EventID] = true
@@ -335,23 +419,36 @@ func (p *prior) add(c *Cluster, o *Outcome) {
 }
 
 type replayer struct {
-	c         *Cluster
-	docKey    []key          // when each document was first seen
-	processed map[string]int // event id -> index, for events already applied
-	retracted map[string]bool
-	out       *Outcome
+	c      *Cluster
+	docKey []key     // when each document was first seen
+	owner  []*Person // each document's live person, nil before its first event
+	flags  []uint8   // per event: evApplied, evAccepted, evRetracted
+	slab   []Person  // persons are allocated from here
+	out    *Outcome
+
+	newDocs []int     // scratch of apply
+	persons []*Person // scratch of apply
+	holders []holder  // scratch of conflict
 }
 
+// holder is a single-holder document type and the token seen for it.
+type holder struct{ typ, tok string }
+
 func (r *replayer) newPerson(id string, k key, docs []int) *Person {
-	p := &Person{ID: id, created: k, docs: map[int]bool{}, evidence: map[int]bool{}, birthDate: map[string]bool{}}
-	for _, d := range docs {
-		p.docs[d] = true
-		r.out.PersonOf[d] = id
-		if bd := r.c.Docs[d].BirthDate; bd != "" {
-			p.birthDate[bd] = true
-		}
+	if len(r.slab) == cap(r.slab) {
+		r.slab = make([]Person, 0, 8)
 	}
-	r.out.Persons[id] = p
+	r.slab = append(r.slab, Person{ID: id, created: k, live: true})
+	p := &r.slab[len(r.slab)-1]
+	if len(docs) > 0 {
+		p.docs = append(make([]int, 0, len(docs)), docs...)
+	}
+	for _, d := range docs {
+		r.owner[d] = p
+		r.out.PersonOf[d] = id
+		p.addBirth(r.c.Docs[d].BirthDate)
+	}
+	r.out.created = append(r.out.created, p)
 	return p
 }
 
@@ -367,25 +464,25 @@ func (r *replayer) singletons(e *Event, k key, newDocs []int) {
 func (r *replayer) apply(i int) {
 	e := &r.c.Events[i]
 	k := key{e.At, e.ID}
-	r.processed[e.ID] = i
-	var newDocs []int
-	seenPerson := map[string]bool{}
-	var persons []*Person
+	r.flags[i] |= evApplied
+	newDocs, persons := r.newDocs[:0], r.persons[:0]
 	for _, d := range e.Docs {
-		if r.out.PersonOf[d] == "" {
+		p := r.owner[d]
+		if p == nil {
 			if r.docKey[d] == (key{}) {
 				r.docKey[d] = k
 				newDocs = append(newDocs, d)
 			}
 			continue
 		}
-		pid := r.out.PersonOf[d]
-		if !seenPerson[pid] {
-			seenPerson[pid] = true
-			persons = append(persons, r.out.Persons[pid])
+		if !slices.Contains(persons, p) {
+			persons = append(persons, p)
 		}
 	}
-	sort.Slice(newDocs, func(a, b int) bool { return r.c.Docs[newDocs[a]].Token < r.c.Docs[newDocs[b]].Token })
+	r.newDocs, r.persons = newDocs, persons
+	if len(newDocs) > 1 {
+		slices.SortFunc(newDocs, func(a, b int) int { return strings.Compare(r.c.Docs[a].Token, r.c.Docs[b].Token) })
+	}
 	if e.Retract {
 		r.singletons(e, k, newDocs)
 		r.retract(e)
@@ -394,7 +491,7 @@ func (r *replayer) apply(i int) {
 	if len(e.Docs) == 0 { // only a retraction may name no document
 		return
 	}
-	if r.retracted[e.ID] { // withdrawn by an earlier retraction: links nothing
+	if r.flags[i]&evRetracted != 0 { // withdrawn by an earlier retraction: links nothing
 		r.singletons(e, k, newDocs)
 		return
 	}
@@ -413,35 +510,43 @@ func (r *replayer) apply(i int) {
 		r.out.Changes = append(r.out.Changes, Change{ID: changeID("conflict_held", e.ID, pid, ids), Kind: "conflict_held", EventID: e.ID, At: e.At, PersonID: pid, Others: ids, Reason: reason})
 		return
 	}
-	r.out.Accepted[e.ID] = true
+	r.flags[i] |= evAccepted
 	var surv *Person
 	if len(persons) == 0 {
 		id := PersonID(e.ID, r.c.Docs[newDocs[0]].Token)
 		surv = r.newPerson(id, k, nil)
 		r.out.Changes = append(r.out.Changes, Change{ID: changeID("created", e.ID, id, nil), Kind: "created", EventID: e.ID, At: e.At, PersonID: id})
 	} else {
-		sort.Slice(persons, func(a, b int) bool {
-			if persons[a].created != persons[b].created {
-				return persons[a].created.less(persons[b].created)
-			}
-			return persons[a].ID < persons[b].ID
-		})
+		if len(persons) > 1 {
+			slices.SortFunc(persons, func(a, b *Person) int {
+				switch {
+				case a.created != b.created:
+					if a.created.less(b.created) {
+						return -1
+					}
+					return 1
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+		}
 		surv = persons[0]
 		var gone []string
 		for _, p := range persons[1:] {
 			gone = append(gone, p.ID)
-			for d := range p.docs {
-				surv.docs[d] = true
+			for _, d := range p.docs {
+				r.owner[d] = surv
 				r.out.PersonOf[d] = surv.ID
 			}
-			for ev := range p.evidence {
-				surv.evidence[ev] = true
+			surv.docs = append(surv.docs, p.docs...)
+			surv.evidence = append(surv.evidence, p.evidence...)
+			for _, bd := range p.birthDate {
+				surv.addBirth(bd)
 			}
-			for bd := range p.birthDate {
-				surv.birthDate[bd] = true
+			p.live, p.docs, p.evidence, p.birthDate = false, nil, nil, nil
+			if r.out.Alias == nil {
+				r.out.Alias = map[string]string{}
 			}
 			r.out.Alias[p.ID] = surv.ID
-			delete(r.out.Persons, p.ID)
 		}
 		if len(gone) > 0 {
 			sort.Strings(gone)
@@ -449,55 +554,64 @@ func (r *replayer) apply(i int) {
 		}
 	}
 	for _, d := range newDocs {
-		surv.docs[d] = true
+		surv.docs = append(surv.docs, d)
+		r.owner[d] = surv
 		r.out.PersonOf[d] = surv.ID
-		if bd := r.c.Docs[d].BirthDate; bd != "" {
-			surv.birthDate[bd] = true
-		}
+		surv.addBirth(r.c.Docs[d].BirthDate)
 	}
-	if e.BirthDate != "" {
-		surv.birthDate[e.BirthDate] = true
-	}
-	surv.evidence[i] = true
+	surv.addBirth(e.BirthDate)
+	surv.evidence = append(surv.evidence, i)
 }
 
-// conflict returns why linking e's documents would be wrong, or "".
+// conflict returns why linking e's documents would be wrong, or "". When
+// the documents hold two numbers of more than one single-holder type, the
+// reason names the type that sorts first.
 func (r *replayer) conflict(e *Event, persons []*Person, newDocs []int) string {
-	holder := map[string]string{} // single-holder type -> token
-	var typeConflict string
+	holders := r.holders[:0]
+	typeConflict := ""
 	check := func(d int) {
 		doc := &r.c.Docs[d]
-		if doc.Type == "passport" || typeConflict != "" {
+		if doc.Type == "passport" {
 			return
 		}
-		if t, ok := holder[doc.Type]; ok && t != doc.Token {
-			typeConflict = reasonTypePref + doc.Type
-			return
+		for j := range holders {
+			if holders[j].typ == doc.Type {
+				if holders[j].tok != doc.Token && (typeConflict == "" || doc.Type < typeConflict) {
+					typeConflict = doc.Type
+				}
+				return
+			}
 		}
-		holder[doc.Type] = doc.Token
+		holders = append(holders, holder{doc.Type, doc.Token})
 	}
-	births := map[string]bool{}
+	birth, births := "", false
+	addBirth := func(bd string) {
+		switch {
+		case bd == "":
+		case birth == "":
+			birth = bd
+		case bd != birth:
+			births = true
+		}
+	}
 	for _, p := range persons {
-		for d := range p.docs {
+		for _, d := range p.docs {
 			check(d)
 		}
-		for bd := range p.birthDate {
-			births[bd] = true
+		for _, bd := range p.birthDate {
+			addBirth(bd)
 		}
 	}
 	for _, d := range newDocs {
 		check(d)
-		if bd := r.c.Docs[d].BirthDate; bd != "" {
-			births[bd] = true
-		}
+		addBirth(r.c.Docs[d].BirthDate)
 	}
+	r.holders = holders
 	if typeConflict != "" {
-		return typeConflict
+		return reasonTypePref + typeConflict
 	}
-	if e.BirthDate != "" {
-		births[e.BirthDate] = true
-	}
-	if len(births) > 1 {
+	addBirth(e.BirthDate)
+	if births {
 		return ReasonBirthDate
 	}
 	return ""
@@ -506,20 +620,22 @@ func (r *replayer) conflict(e *Event, persons []*Person, newDocs []int) string {
 // retract withdraws the evidence of e.Retracts and splits what no longer
 // holds together.
 func (r *replayer) retract(e *Event) {
-	t, done := r.processed[e.Retracts]
-	if !done {
-		r.retracted[e.Retracts] = true // applied later in order: it will link nothing
+	t := r.c.EventIndex(e.Retracts)
+	if t < 0 {
+		return // not in the cluster: nothing to withdraw
+	}
+	if r.flags[t]&evApplied == 0 { // applied later in order: it will link nothing
+		r.flags[t] |= evRetracted
 		return
 	}
-	if !r.out.Accepted[e.Retracts] || r.retracted[e.Retracts] {
-		r.retracted[e.Retracts] = true
+	if r.flags[t]&evAccepted == 0 || r.flags[t]&evRetracted != 0 {
+		r.flags[t] |= evRetracted
 		return
 	}
-	r.retracted[e.Retracts] = true
-	delete(r.out.Accepted, e.Retracts)
+	r.flags[t] = r.flags[t]&^evAccepted | evRetracted
 	target := &r.c.Events[t]
-	p := r.out.Persons[r.out.PersonOf[target.Docs[0]]]
-	delete(p.evidence, t)
+	p := r.owner[target.Docs[0]]
+	p.evidence = slices.DeleteFunc(p.evidence, func(ev int) bool { return ev == t })
 
 	// Connected components of p's documents under the remaining evidence.
 	parent := map[int]int{}
@@ -530,10 +646,10 @@ func (r *replayer) retract(e *Event) {
 		}
 		return x
 	}
-	for d := range p.docs {
+	for _, d := range p.docs {
 		parent[d] = d
 	}
-	for ev := range p.evidence {
+	for _, ev := range p.evidence {
 		docs := r.c.Events[ev].Docs
 		for _, d := range docs[1:] {
 			a, b := find(docs[0]), find(d)
@@ -543,7 +659,7 @@ func (r *replayer) retract(e *Event) {
 		}
 	}
 	comps := map[int][]int{}
-	for d := range p.docs {
+	for _, d := range p.docs {
 		root := find(d)
 		comps[root] = append(comps[root], d)
 	}
@@ -561,7 +677,7 @@ func (r *replayer) retract(e *Event) {
 		return r.docLess(parts[a][0], parts[b][0])
 	})
 	evidence := p.evidence
-	var newIDs []string
+	var news []*Person
 	k := key{e.At, e.ID}
 	for _, part := range parts[1:] {
 		minTok := r.c.Docs[part[0]].Token
@@ -570,19 +686,21 @@ func (r *replayer) retract(e *Event) {
 				minTok = r.c.Docs[d].Token
 			}
 		}
-		np := r.newPerson(PersonID(e.ID, minTok), k, part)
-		newIDs = append(newIDs, np.ID)
-		for _, d := range part {
-			delete(p.docs, d)
-		}
+		news = append(news, r.newPerson(PersonID(e.ID, minTok), k, part))
+	}
+	if len(news) > 0 {
+		p.docs = slices.DeleteFunc(p.docs, func(d int) bool { return r.owner[d] != p })
 	}
 	// Rebuild evidence and birth dates of every part.
 	r.rebuild(p, evidence)
-	for _, id := range newIDs {
-		np := r.out.Persons[id]
+	for _, np := range news {
 		r.rebuild(np, evidence)
 	}
-	if len(newIDs) > 0 {
+	if len(news) > 0 {
+		newIDs := make([]string, len(news))
+		for j, np := range news {
+			newIDs[j] = np.ID
+		}
 		sort.Strings(newIDs)
 		r.out.Changes = append(r.out.Changes, Change{ID: changeID("split", e.ID, p.ID, newIDs), Kind: "split", EventID: e.ID, At: e.At, PersonID: p.ID, Others: newIDs})
 	}
@@ -596,22 +714,19 @@ func (r *replayer) docLess(a, b int) bool {
 	return r.c.Docs[a].Token < r.c.Docs[b].Token
 }
 
-// rebuild recomputes a person's evidence and birth dates from what remains.
-func (r *replayer) rebuild(p *Person, evidence map[int]bool) {
-	p.evidence = map[int]bool{}
-	p.birthDate = map[string]bool{}
-	for d := range p.docs {
-		if bd := r.c.Docs[d].BirthDate; bd != "" {
-			p.birthDate[bd] = true
-		}
+// rebuild recomputes a person's evidence and birth dates from what remains
+// (evidence is the evidence of the person split; it is not modified).
+func (r *replayer) rebuild(p *Person, evidence []int) {
+	p.evidence = nil
+	p.birthDate = nil
+	for _, d := range p.docs {
+		p.addBirth(r.c.Docs[d].BirthDate)
 	}
-	for ev := range evidence {
+	for _, ev := range evidence {
 		e := &r.c.Events[ev]
-		if p.docs[e.Docs[0]] {
-			p.evidence[ev] = true
-			if e.BirthDate != "" {
-				p.birthDate[e.BirthDate] = true
-			}
+		if r.owner[e.Docs[0]] == p {
+			p.evidence = append(p.evidence, ev)
+			p.addBirth(e.BirthDate)
 		}
 	}
 }

@@ -512,7 +512,7 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 		if stale || evCID[e] == base.ID {
 			continue
 		}
-		if i, ok := base.evIdx[e]; ok {
+		if i := base.EventIndex(e); i >= 0 {
 			stale = i < nOld
 			continue
 		}

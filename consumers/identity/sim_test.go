@@ -1,0 +1,216 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/pipeline"
+	"github.com/idlink/idlink/producers"
+	"github.com/idlink/idlink/producers/simulator"
+	"github.com/idlink/idlink/schemas"
+)
+
+// simMessages encodes the valid lines of a simulator data set of n events
+// (n/2 persons, as idlink-bench makes them) in arrival order, duplicates
+// included, as the agency topics carry them.
+func simMessages(tb testing.TB, codec *schemas.Codec, n int) []kafka.Message {
+	tb.Helper()
+	ds := simulator.Generate(simulator.Options{Seed: 1, Persons: n / 2, Events: n})
+	ps := producers.NewPseudonymizer([]byte("sim-test-pseudonym-key"))
+	msgs := make([]kafka.Message, 0, len(ds.Lines))
+	for _, l := range ds.Lines {
+		in, rej := producers.Parse(l)
+		if rej != nil {
+			continue
+		}
+		ev, rej := producers.Validate(in, ps)
+		if rej != nil {
+			continue
+		}
+		b, err := codec.EncodeEvent(ev)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: "events." + ev.Agency, Value: b})
+	}
+	return msgs
+}
+
+// collectPub keeps every published message.
+type collectPub struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (p *collectPub) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, msgs...)
+	return nil
+}
+
+// maskReason hides which single-holder type a conflict names: when an event
+// conflicted on two types, the reason used to depend on map iteration order
+// (it names the type that sorts first now), so digests taken before that fix
+// compare only with the type masked.
+func maskReason(s string) string {
+	return conflictType.ReplaceAllStringFunc(s, func(m string) string {
+		if m == ReasonBirthDate {
+			return m
+		}
+		return reasonTypePref + "*"
+	})
+}
+
+var conflictType = regexp.MustCompile(`conflicting_[a-z_]+`)
+
+// digest is a SHA-256 over sorted lines.
+func digest(lines []string) string {
+	slices.Sort(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestSimGolden runs a simulator data set through one resolver on real Redis
+// in batches and prints digests of what it published and of the Redis state,
+// so a change meant to leave results alone can be checked against the digests
+// printed before it. It runs only with IDLINK_SIM_GOLDEN set (to the number of
+// events); IDLINK_SIM_DUMP names a file to write the sorted state to.
+func TestSimGolden(t *testing.T) {
+	var n, batch int
+	if _, err := fmt.Sscan(os.Getenv("IDLINK_SIM_GOLDEN"), &n); err != nil || n <= 0 {
+		t.Skip("IDLINK_SIM_GOLDEN is not set")
+	}
+	batch = 3000
+	if v := os.Getenv("IDLINK_SIM_BATCH"); v != "" {
+		fmt.Sscan(v, &batch)
+	}
+	cfg := stacktest.Config(t)
+	rdb := redisClient(t, cfg)
+	codec, _ := schemas.NewCodec()
+	msgs := simMessages(t, codec, n)
+	pub := &collectPub{}
+	res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	ctx := context.Background()
+	for lo := 0; lo < len(msgs); lo += batch {
+		if err := res.Handle(ctx, msgs[lo:min(lo+batch, len(msgs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []string
+	for _, m := range pub.msgs {
+		ch, err := codec.DecodeChange(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.Reason = maskReason(ch.Reason)
+		out = append(out, fmt.Sprintf("msg %s %s %+v", m.Topic, m.Key, *ch))
+	}
+	msgDigest := digest(slices.Clone(out))
+	var state []string
+	var keys []string
+	iter := rdb.Scan(ctx, 0, cfg.RedisPrefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		typ, err := rdb.Type(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := k[len(cfg.RedisPrefix):]
+		switch typ {
+		case "string":
+			v, err := rdb.Get(ctx, k).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			state = append(state, "key "+short+" "+hex.EncodeToString(v))
+		case "hash":
+			m, err := rdb.HGetAll(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for f, v := range m {
+				v = maskReason(v)
+				state = append(state, "hash "+short+" "+hex.EncodeToString([]byte(f))+" "+hex.EncodeToString([]byte(v)))
+			}
+		default:
+			t.Fatalf("key %s has type %s", k, typ)
+		}
+	}
+	stateDigest := digest(slices.Clone(state))
+	t.Logf("events=%d messages=%d published=%d keys=%d published_digest=%s state_digest=%s", n, len(msgs), len(pub.msgs), len(keys), msgDigest, stateDigest)
+	if f := os.Getenv("IDLINK_SIM_DUMP"); f != "" {
+		all := append(out, state...)
+		slices.Sort(all)
+		var buf bytes.Buffer
+		for _, l := range all {
+			buf.WriteString(l)
+			buf.WriteByte('\n')
+		}
+		if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkResolveSim is the resolver on real Redis with a simulator data set
+// like idlink-bench's (n/2 persons), in batches of 5,000: one op is the whole
+// data set, from empty Redis.
+func BenchmarkResolveSim(b *testing.B) {
+	const n, batch = 100000, 5000
+	codec, _ := schemas.NewCodec()
+	msgs := simMessages(b, codec, n)
+	ctx := context.Background()
+	var cpu time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cfg := stacktest.Config(b)
+		rdb := redisClient(b, cfg)
+		res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, discardPub{}, Options{Topics: (&pipeline.Config{}).Topics()})
+		runtime.GC()
+		before := processCPU()
+		b.StartTimer()
+		for lo := 0; lo < len(msgs); lo += batch {
+			if err := res.Handle(ctx, msgs[lo:min(lo+batch, len(msgs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		cpu += processCPU() - before
+		b.StartTimer()
+	}
+	events := float64(b.N * len(msgs))
+	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/events, "cpu_us/event")
+}
