@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,9 +80,11 @@ func TestMigrateIdempotent(t *testing.T) {
 		"doc_current", "doc_current_from_changes", "doc_current_from_events", // 0002
 		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
 		"doc_person",
-		"doc_state", "doc_state_from_changes", "doc_state_from_events", // 0003
+		"doc_state_by_type", "doc_state_by_type_from_changes", "doc_state_by_type_from_events", // 0004 (which drops 0003's doc_state)
 		"doc_types", "doc_types_from_changes", "doc_types_from_events", // 0002
-		"event_documents", "identity_changes", "schema_migrations",
+		"event_documents",
+		"event_group_names", "event_group_names_from_events", "event_groups", "event_groups_from_events", // 0004
+		"identity_changes", "schema_migrations",
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)
@@ -296,62 +299,68 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// TestUpgradeFrom0002 builds a database as migrations 0000-0002 left it,
-// loads the fixture into it, then runs Migrate: 0003 must back-fill its
-// tables from the rows already there, and every report must match
-// sqlcheck/expected.json.
-func TestUpgradeFrom0002(t *testing.T) {
-	ctx := ctxT(t)
-	cfg := analyticstest.Config(t)
-	s, err := analytics.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("IDLINK_TEST_KEEP_DB") == "" {
-			if err := s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
-				t.Logf("dropping %s: %v", s.Database(), err)
-			}
-		}
-		s.Close()
-	})
+// TestUpgrade builds a database as an older release left it (migrations up
+// to and including `from`), loads the fixture into it, then runs Migrate:
+// the newer migrations must back-fill their tables from the rows already
+// there, and every report must match sqlcheck/expected.json.
+func TestUpgrade(t *testing.T) {
 	ms, err := analytics.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range ms {
-		if m.Version > 2 {
-			break
-		}
-		for _, st := range m.Statements {
-			if err := s.Conn().Exec(ctx, st); err != nil {
-				t.Fatalf("%s: %v", m.Name, err)
+	for _, from := range []int{2, 3} {
+		t.Run(fmt.Sprintf("from%04d", from), func(t *testing.T) {
+			ctx := ctxT(t)
+			cfg := analyticstest.Config(t)
+			s, err := analytics.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		b, err := s.Conn().PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Append(uint32(m.Version), m.Name, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Send(); err != nil {
-			t.Fatal(err)
-		}
+			t.Cleanup(func() {
+				if os.Getenv("IDLINK_TEST_KEEP_DB") == "" {
+					if err := s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
+						t.Logf("dropping %s: %v", s.Database(), err)
+					}
+				}
+				s.Close()
+			})
+			older := 0
+			for _, m := range ms {
+				if m.Version > from {
+					break
+				}
+				older++
+				for _, st := range m.Statements {
+					if err := s.Conn().Exec(ctx, st); err != nil {
+						t.Fatalf("%s: %v", m.Name, err)
+					}
+				}
+				b, err := s.Conn().PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Append(uint32(m.Version), m.Name, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Send(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fixture, err := os.ReadFile("sqlcheck/fixture.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := analyticstest.LoadSQL(ctx, s, string(fixture)); err != nil {
+				t.Fatalf("loading sqlcheck/fixture.sql: %v", err)
+			}
+			applied, err := s.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) != len(ms)-older {
+				t.Fatalf("Migrate applied %d migrations, want %d (those after %04d)", len(applied), len(ms)-older, from)
+			}
+			compareReports(ctx, t, s, readExpected(t, "sqlcheck/expected.json"))
+		})
 	}
-	fixture, err := os.ReadFile("sqlcheck/fixture.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := analyticstest.LoadSQL(ctx, s, string(fixture)); err != nil {
-		t.Fatalf("loading sqlcheck/fixture.sql: %v", err)
-	}
-	applied, err := s.Migrate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(applied) != len(ms)-3 {
-		t.Fatalf("Migrate applied %d migrations, want %d (those after 0002)", len(applied), len(ms)-3)
-	}
-	compareReports(ctx, t, s, readExpected(t, "sqlcheck/expected.json"))
 }

@@ -1,12 +1,14 @@
--- Medical-insurance enrolments by document type, persons as in
--- activations-by-doc-type.
+-- Medical-insurance enrolments by document type, events and persons counted
+-- as in activations-by-doc-type.
 --
--- Events: distinct event keys per document type in event_documents.
+-- Events: count() per group_key over event_groups FINAL, in 16 event_key
+-- ranges; an enrolment counts under one group per document type it names
+-- (its channel is the same for all), so adding the groups of a type counts
+-- each event once.
 --
--- Persons: one scan of doc_state for the documents with the enrolment bit
--- (4), each with its current person, read with FINAL in 16 doc_key ranges
--- that run in parallel; type_key is named from doc_types as in
--- activations-by-doc-type.
+-- Persons: the documents of doc_state_by_type with the enrolment bit (4),
+-- each with its current person, read with FINAL in 64 type_key ranges, each
+-- counting its types' persons completely; type_key is named from doc_types.
 --
 -- Both sides are branches of one UNION ALL, so they run at the same time.
 SELECT
@@ -15,29 +17,42 @@ SELECT
     sum(n_persons) AS persons
 FROM
 (
-    SELECT doc_type, uniqExact(event_key) AS n_events, toUInt64(0) AS n_persons
-    FROM event_documents
-    WHERE type = 'insurance.enrolled'
-    GROUP BY doc_type
+    SELECT doc_type, n_events, toUInt64(0) AS n_persons
+    FROM
+    (
+        SELECT g, sum(n) AS n_events
+        FROM
+        (
+            --@ranges 16
+            SELECT group_key AS g, count() AS n
+            FROM event_groups FINAL
+            WHERE event_type_key = cityHash64('insurance.enrolled') AND event_key BETWEEN @lo AND @hi
+            GROUP BY g
+            --@end
+        )
+        GROUP BY g
+    ) AS counts
+    ANY LEFT JOIN
+    (
+        SELECT group_key AS g, any(doc_type) AS doc_type
+        FROM event_group_names
+        GROUP BY g
+    ) AS names USING (g)
     UNION ALL
     SELECT doc_type, toUInt64(0) AS n_events, n_persons
     FROM
     (
-        SELECT type_key, uniqExact(person) AS n_persons
+        --@ranges 64
+        SELECT type_key, uniqExact(if(p = 0, doc_key, p)) AS n_persons
         FROM
         (
-            --@ranges 16
-            SELECT type_key, if(p = 0, doc_key, p) AS person
-            FROM
-            (
-                SELECT doc_key, type_key, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
-                FROM doc_state FINAL
-                WHERE doc_key BETWEEN @lo AND @hi
-            )
-            WHERE bitAnd(f, 4) != 0
-            --@end
+            SELECT doc_key, type_key, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
+            FROM doc_state_by_type FINAL
+            WHERE type_key BETWEEN @lo AND @hi
         )
+        WHERE bitAnd(f, 4) != 0
         GROUP BY type_key
+        --@end
     ) AS persons
     ANY LEFT JOIN
     (
