@@ -76,15 +76,15 @@ func (c *Cluster) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(c.Rev))
 	b = binary.AppendUvarint(b, uint64(len(c.Docs)))
 	for _, d := range c.Docs {
-		raw, err := hex.DecodeString(d.Token)
-		if err != nil || len(raw) != 32 {
+		var raw [32]byte
+		if !decodeToken(&raw, d.Token) {
 			return nil, fmt.Errorf("encoding cluster %s: malformed token", c.ID)
 		}
 		code, ok := typeCode(d.Type)
 		if !ok {
 			return nil, fmt.Errorf("encoding cluster %s: unknown document type %q", c.ID, d.Type)
 		}
-		b = append(b, raw...)
+		b = append(b, raw[:]...)
 		b = append(b, code)
 		b = binary.AppendUvarint(b, dayOf(d.BirthDate))
 	}

@@ -263,9 +263,30 @@ func lockArgs(locks []string, first ...any) []any {
 	args := make([]any, 0, len(first)+len(locks))
 	args = append(args, first...)
 	for _, l := range locks {
-		args = append(args, l)
+		args = append(args, lockArg(l))
 	}
 	return args
+}
+
+// lockAnys are the lock names as script arguments, boxed once.
+var lockAnys = func() (a [256]any) {
+	for i := range a {
+		a[i] = lockNames[i]
+	}
+	return a
+}()
+
+// lockArg is lock name l as a script argument (without an allocation for
+// the usual two-hex-digit names).
+func lockArg(l string) any {
+	if len(l) == 2 {
+		hi, ok1 := unhex(l[0])
+		lo, ok2 := unhex(l[1])
+		if i := hi<<4 | lo; ok1 && ok2 && lockNames[i] == l {
+			return lockAnys[i]
+		}
+	}
+	return l
 }
 
 // unlock queues the release of locks on pipe.
@@ -283,16 +304,21 @@ type hmget struct {
 }
 
 // queueHMGet queues the HMGETs of ids on pipe: ids[i] is read from field
-// field(ids[i]) of bucket key keys[bucket(ids[i])].
-func queueHMGet(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, ids []string, bucket func(string) int, field func(string) string) *hmget {
+// fields[i] of bucket key keys[bucket(ids[i])]. The fields are passed by
+// pointer (go-redis writes a *string like a string), so queueing them
+// allocates nothing per field.
+func queueHMGet(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, ids, fields []string, bucket func(string) int) *hmget {
 	h := &hmget{ids: ids, g: groupByBucket(len(ids), func(i int) int { return bucket(ids[i]) })}
 	h.cmds = make([]*redis.SliceCmd, len(h.g.runs))
+	args := make([]any, 0, 2*len(h.g.runs)+len(ids))
 	for r, run := range h.g.runs {
-		fields := make([]string, 0, run.hi-run.lo)
+		lo := len(args)
+		args = append(args, "hmget", keys[run.b])
 		for _, i := range h.g.order[run.lo:run.hi] {
-			fields = append(fields, field(ids[i]))
+			args = append(args, &fields[i])
 		}
-		h.cmds[r] = pipe.HMGet(ctx, keys[run.b], fields...)
+		h.cmds[r] = redis.NewSliceCmd(ctx, args[lo:len(args):len(args)]...)
+		_ = pipe.Process(ctx, h.cmds[r])
 	}
 	return h
 }
@@ -310,15 +336,71 @@ func (h *hmget) collect(out map[string]string) {
 	}
 }
 
-// idField is the field of an event or person id: the id itself.
-func idField(id string) string { return id }
+// tokenFields returns tokenField of every token, in one allocation.
+func tokenFields(tokens []string) []string {
+	raw := make([]byte, 0, 32*len(tokens))
+	ends := make([]int, len(tokens))
+	for i, t := range tokens {
+		raw = appendTokenField(raw, t)
+		ends[i] = len(raw)
+	}
+	all := string(raw)
+	fields := make([]string, len(tokens))
+	off := 0
+	for i, end := range ends {
+		fields[i] = all[off:end]
+		off = end
+	}
+	return fields
+}
+
+// appendTokenField appends tokenField(t) to b.
+func appendTokenField(b []byte, t string) []byte {
+	if len(t) != 64 {
+		return append(b, tokenField(t)...)
+	}
+	var raw [32]byte
+	if !decodeToken(&raw, t) {
+		return append(b, tokenField(t)...)
+	}
+	return append(b, raw[:]...)
+}
+
+// decodeToken decodes a 64-hex-digit token (either case, as hex.Decode
+// accepts) into raw; false if tok is not one.
+func decodeToken(raw *[32]byte, tok string) bool {
+	if len(tok) != 64 {
+		return false
+	}
+	for i := range raw {
+		hi, ok1 := unhex(tok[2*i])
+		lo, ok2 := unhex(tok[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		raw[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
 
 func (s *RedisStore) docGets(ctx context.Context, pipe redis.Pipeliner, tokens []string) *hmget {
-	return queueHMGet(ctx, pipe, s.docKeys, tokens, tokenBucket, tokenField)
+	return queueHMGet(ctx, pipe, s.docKeys, tokens, tokenFields(tokens), tokenBucket)
 }
 
 func (s *RedisStore) eventGets(ctx context.Context, pipe redis.Pipeliner, events []string) *hmget {
-	return queueHMGet(ctx, pipe, s.eventKeys, events, idBucket, idField)
+	return queueHMGet(ctx, pipe, s.eventKeys, events, events, idBucket)
 }
 
 func pipeErr(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
@@ -390,21 +472,33 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 }
 
 // hset queues one HSET per bucket of the pointers m (id -> cluster id),
-// whose fields are field(id).
-func hset(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, m map[string]string, bucket func(string) int, field func(string) string) {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
+// whose fields are field(id). Fields and values are passed by pointer, as in
+// queueHMGet.
+func hset(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, m map[string]string, bucket func(string) int, fields func([]string) []string) {
+	if len(m) == 0 {
+		return
 	}
+	ids := make([]string, 0, len(m))
+	vals := make([]string, 0, len(m))
+	for id, v := range m {
+		ids = append(ids, id)
+		vals = append(vals, v)
+	}
+	fs := fields(ids)
 	g := groupByBucket(len(ids), func(i int) int { return bucket(ids[i]) })
+	args := make([]any, 0, 2*len(g.runs)+2*len(ids))
 	for _, run := range g.runs {
-		fv := make([]any, 0, 2*(run.hi-run.lo))
+		lo := len(args)
+		args = append(args, "hset", keys[run.b])
 		for _, i := range g.order[run.lo:run.hi] {
-			fv = append(fv, field(ids[i]), m[ids[i]])
+			args = append(args, &fs[i], &vals[i])
 		}
-		pipe.HSet(ctx, keys[run.b], fv...)
+		_ = pipe.Process(ctx, redis.NewIntCmd(ctx, args[lo:len(args):len(args)]...))
 	}
 }
+
+// idFields are the fields of ids: the ids themselves.
+func idFields(ids []string) []string { return ids }
 
 // Commit implements Store. Blobs are written before the pointers to them, so
 // a crash half way leaves state that the next delivery of the batch repairs.
@@ -421,9 +515,9 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 		}
 		pipe = s.rdb.Pipeline()
 	}
-	hset(ctx, pipe, s.docKeys, w.Docs, tokenBucket, tokenField)
-	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, idField)
-	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, idField)
+	hset(ctx, pipe, s.docKeys, w.Docs, tokenBucket, tokenFields)
+	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, idFields)
+	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, idFields)
 	for e, b := range w.SetConflict {
 		pipe.HSet(ctx, s.prefix+"conflicts", e, b)
 	}

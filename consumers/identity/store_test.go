@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +57,44 @@ func TestGroupByBucket(t *testing.T) {
 		}
 		if len(seen) != n {
 			t.Fatalf("n=%d: %d items listed", n, len(seen))
+		}
+	}
+}
+
+// tokenFields builds in one allocation what tokenField gives token by token.
+func TestTokenFields(t *testing.T) {
+	upper := strings.ToUpper(tok("R0"))
+	for _, tt := range []struct {
+		name   string
+		tokens []string
+	}{
+		{"none", nil},
+		{"valid", []string{tok("R0"), tok("M1"), tok("P2")}},
+		{"upper case", []string{upper}},
+		{"not hex", []string{"zz" + tok("R0")[2:], tok("M1")}},
+		{"short hex", []string{"abcd", tok("M1"), "abc"}},
+		{"empty", []string{"", tok("M1")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tokenFields(tt.tokens)
+			if len(got) != len(tt.tokens) {
+				t.Fatalf("%d fields for %d tokens", len(got), len(tt.tokens))
+			}
+			for i, tk := range tt.tokens {
+				if got[i] != tokenField(tk) {
+					t.Errorf("field of %q = %x, want %x", tk, got[i], tokenField(tk))
+				}
+			}
+		})
+	}
+}
+
+// Lock names go to the lock scripts as pre-boxed strings; any other name as
+// itself.
+func TestLockArg(t *testing.T) {
+	for _, l := range []string{"00", "0a", "ff", "7c", "FF", "0", "abc", "zz", ""} {
+		if got, ok := lockArg(l).(string); !ok || got != l {
+			t.Errorf("lockArg(%q) = %v", l, lockArg(l))
 		}
 	}
 }
