@@ -386,7 +386,12 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	ws := make([]*Writes, workers())
 	parallel(len(ready), func(worker, i int) {
 		if ws[worker] == nil {
-			ws[worker] = newWrites()
+			// Worker 0's writes take in the others' (merge, below).
+			n := len(ready)
+			if worker > 0 {
+				n = n/len(ws) + 1
+			}
+			ws[worker] = newWritesFor(n)
 		}
 		res := &results[i]
 		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, ws[worker])

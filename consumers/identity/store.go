@@ -23,8 +23,12 @@ type Writes struct {
 	Unlock      []string // locks to release
 }
 
-func newWrites() *Writes {
-	return &Writes{Clusters: map[string][]byte{}, Docs: map[string]string{}, Events: map[string]string{}, Persons: map[string]string{}, SetConflict: map[string][]byte{}}
+func newWrites() *Writes { return newWritesFor(0) }
+
+// newWritesFor returns empty Writes with room for the writes of about n
+// units (one cluster, document, event and person each).
+func newWritesFor(n int) *Writes {
+	return &Writes{Clusters: make(map[string][]byte, n), Docs: make(map[string]string, n), Events: make(map[string]string, n), Persons: make(map[string]string, n), SetConflict: map[string][]byte{}}
 }
 
 // merge adds o's writes to w.
@@ -372,28 +376,30 @@ func decodeToken(raw *[32]byte, tok string) bool {
 	if len(tok) != 64 {
 		return false
 	}
+	bad := byte(0)
 	for i := range raw {
-		hi, ok1 := unhex(tok[2*i])
-		lo, ok2 := unhex(tok[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		raw[i] = hi<<4 | lo
+		hi, lo := hexValue[tok[2*i]], hexValue[tok[2*i+1]]
+		bad |= hi | lo
+		raw[i] = hi<<4 | lo&0x0f
 	}
-	return true
+	return bad&0xf0 == 0
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
+// hexValue is the value of a hex digit; 0xff for any other byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c], t[c-'a'+'A'] = c-'a'+10, c-'a'+10
+	}
+	return t
+}()
+
+func unhex(c byte) (byte, bool) { return hexValue[c], hexValue[c] != 0xff }
 
 func (s *RedisStore) docGets(ctx context.Context, pipe redis.Pipeliner, tokens []string) *hmget {
 	return queueHMGet(ctx, pipe, s.docKeys, tokens, tokenFields(tokens), tokenBucket)

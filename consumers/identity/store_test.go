@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -95,6 +96,17 @@ func TestLockArg(t *testing.T) {
 	for _, l := range []string{"00", "0a", "ff", "7c", "FF", "0", "abc", "zz", ""} {
 		if got, ok := lockArg(l).(string); !ok || got != l {
 			t.Errorf("lockArg(%q) = %v", l, lockArg(l))
+		}
+	}
+}
+
+func TestDecodeToken(t *testing.T) {
+	for _, tk := range []string{tok("R0"), strings.ToUpper(tok("M1")), "g" + tok("R0")[1:], tok("R0")[:63] + "G", tok("R0")[:62], strings.Repeat("f", 64), strings.Repeat("0", 64), tok("R0")[:63] + "\xff"} {
+		want, err := hex.DecodeString(tk)
+		valid := err == nil && len(want) == 32
+		var raw [32]byte
+		if got := decodeToken(&raw, tk); got != valid || valid && string(raw[:]) != string(want) {
+			t.Errorf("decodeToken(%q) = %v %x, want %v %x", tk, got, raw, valid, want)
 		}
 	}
 }
