@@ -8,9 +8,11 @@
 -- Every count is by g = cityHash64(doc_type, channel), which
 -- event_group_names turns back into the two strings at the end.
 --
--- Events: event_groups holds one row per (event, g), so after FINAL folds
--- replays the count per g is count(). It is read in 16 event_key ranges,
--- one UNION ALL branch each, so the ranges run in parallel.
+-- Events: event_groups holds a row per (event, g), ordered by event_key,
+-- and is read in 64 event_key ranges, one UNION ALL branch each: every
+-- event falls in one range, so the ranges' distinct counts add up, and each
+-- range's hash sets are small (0.2 s of CPU at 10M events, against 0.35 s
+-- for count() over FINAL and 0.85 s for uniqExact over event_documents).
 --
 -- Persons, channels 'online' and 'offline': doc_state_by_type holds each
 -- document's type, current person and which channels activated it, so no
@@ -28,9 +30,9 @@ FROM
     SELECT g, sum(n_events) AS events, sum(n_persons) AS persons
     FROM
     (
-        --@ranges 16
-        SELECT group_key AS g, count() AS n_events, toUInt64(0) AS n_persons
-        FROM event_groups FINAL
+        --@ranges 64
+        SELECT group_key AS g, uniqExact(event_key) AS n_events, toUInt64(0) AS n_persons
+        FROM event_groups
         WHERE event_type_key = cityHash64('insurance.code_activated') AND event_key BETWEEN @lo AND @hi
         GROUP BY g
         --@end

@@ -1,10 +1,10 @@
 -- Medical-insurance enrolments by document type, events and persons counted
 -- as in activations-by-doc-type.
 --
--- Events: count() per group_key over event_groups FINAL, in 16 event_key
--- ranges; an enrolment counts under one group per document type it names
--- (its channel is the same for all), so adding the groups of a type counts
--- each event once.
+-- Events: distinct event keys per group_key of event_groups, in 64
+-- event_key ranges whose counts add up; an enrolment counts under one group
+-- per document type it names (its channel is the same for all), so adding
+-- the groups of a type counts each event once.
 --
 -- Persons: the documents of doc_state_by_type with the enrolment bit (4),
 -- each with its current person, read with FINAL in 64 type_key ranges, each
@@ -23,9 +23,9 @@ FROM
         SELECT g, sum(n) AS n_events
         FROM
         (
-            --@ranges 16
-            SELECT group_key AS g, count() AS n
-            FROM event_groups FINAL
+            --@ranges 64
+            SELECT group_key AS g, uniqExact(event_key) AS n
+            FROM event_groups
             WHERE event_type_key = cityHash64('insurance.enrolled') AND event_key BETWEEN @lo AND @hi
             GROUP BY g
             --@end
