@@ -77,8 +77,8 @@ func TestMigrateIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	want := []string{
-		"doc_current", "doc_current_from_changes", "doc_current_from_events", // 0002
 		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
+		"doc_owner", "doc_owner_from_changes", "doc_owner_from_events", // 0004 (which drops 0002's doc_current)
 		"doc_person",
 		"doc_state_by_type", "doc_state_by_type_from_changes", "doc_state_by_type_from_events", // 0004 (which drops 0003's doc_state)
 		"doc_types", "doc_types_from_changes", "doc_types_from_events", // 0002

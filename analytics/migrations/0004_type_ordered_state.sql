@@ -1,7 +1,7 @@
--- Tables laid out so that the distinct counts of the reports need no merge
--- of big hash sets (at 10M events on 18.16, those merges and the string
--- keys were most of the CPU of activations-by-doc-type and
--- activations-over-time).
+-- Report tables laid out for the counts the reports make: ordered so that
+-- distinct counts need no merge of big hash sets across threads, and keyed
+-- by numbers instead of strings (at 10M events on 18.16, those merges and
+-- the string keys were most of the CPU of the reports).
 --
 -- doc_state_by_type replaces doc_state (0003): the same rows, ordered by
 -- document type first. A report reads it one type_key range at a time and
@@ -21,6 +21,13 @@
 -- CPU for the events of activations-by-doc-type, which counted over
 -- event_documents); merges fold the copies replays add.
 -- event_group_names names the group keys.
+--
+-- doc_owner replaces doc_current (0002) for linked-persons: the same rows
+-- (each document's person at its latest revision, or 0 for a document no
+-- change named yet), with the type as type_key = cityHash64(doc_type)
+-- instead of the string. FINAL then merges numbers only, and the report
+-- maps types to bits with transform() on the number (at 10M events ~0.07 s
+-- of CPU against ~0.28 s on the string).
 CREATE TABLE IF NOT EXISTS doc_state_by_type (
     doc_key  UInt64,
     type_key UInt64,
@@ -84,6 +91,31 @@ SELECT DISTINCT
 FROM event_documents
 WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
 
+CREATE TABLE IF NOT EXISTS doc_owner (
+    doc_key    UInt64,
+    type_key   UInt64,
+    person_key UInt64,
+    revision   UInt64
+) ENGINE = ReplacingMergeTree(revision)
+ORDER BY doc_key;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS doc_owner_from_changes TO doc_owner AS
+SELECT
+    cityHash64(doc_token) AS doc_key,
+    cityHash64(doc_type) AS type_key,
+    cityHash64(person_id) AS person_key,
+    revision + 1 AS revision
+FROM doc_person;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS doc_owner_from_events TO doc_owner AS
+SELECT
+    cityHash64(doc_token) AS doc_key,
+    cityHash64(doc_type) AS type_key,
+    toUInt64(0) AS person_key,
+    toUInt64(0) AS revision
+FROM event_documents
+WHERE doc_token != '' AND doc_type != '';
+
 INSERT INTO doc_state_by_type (doc_key, type_key, person, flags)
 SELECT
     cityHash64(doc_token) AS doc_key,
@@ -117,8 +149,23 @@ SELECT DISTINCT cityHash64(doc_type, channel), doc_type, channel
 FROM event_documents
 WHERE type IN ('insurance.code_activated', 'insurance.enrolled');
 
+INSERT INTO doc_owner (doc_key, type_key, person_key, revision)
+SELECT cityHash64(doc_token), cityHash64(doc_type), cityHash64(person_id), revision + 1
+FROM doc_person;
+
+INSERT INTO doc_owner (doc_key, type_key, person_key, revision)
+SELECT cityHash64(doc_token), cityHash64(doc_type), toUInt64(0), toUInt64(0)
+FROM event_documents
+WHERE doc_token != '' AND doc_type != '';
+
 DROP TABLE IF EXISTS doc_state_from_changes;
 
 DROP TABLE IF EXISTS doc_state_from_events;
 
 DROP TABLE IF EXISTS doc_state;
+
+DROP TABLE IF EXISTS doc_current_from_changes;
+
+DROP TABLE IF EXISTS doc_current_from_events;
+
+DROP TABLE IF EXISTS doc_current;

@@ -1,17 +1,16 @@
 -- Persons by the number of distinct document types they hold, under the
--- identity resolution as it stands now: every document in doc_current (see
--- 0002_report_tables.sql) belongs to the person of its latest revision in
--- doc_person, or is a person of its own, holding one type, if no change
+-- identity resolution as it stands now: every document in doc_owner (see
+-- 0004_type_ordered_state.sql) belongs to the person of its latest revision
+-- in doc_person, or is a person of its own, holding one type, if no change
 -- named it. A person's types are a bit mask (bit i: the i-th of the sorted
--- document types in doc_types; documents.Types has far fewer than 63), which
+-- type keys of doc_types; documents.Types has far fewer than 63), which
 -- aggregates much faster than uniqExact per person on 18.16. transform()
--- maps a type to its bit, both arrays constant (scalar subqueries): at 10M
--- events that is ~0.2 s of CPU less than indexOf on the sorted array. The
--- arrays end with '' (never a type) so that they are never empty, which
--- transform() refuses.
--- doc_current is read with FINAL in 16 doc_key ranges, one UNION ALL branch
--- each (--@ranges, see analytics.ExpandRanges), so the reads run in parallel
--- and feed one parallel GROUP BY.
+-- maps a type key to its bit, both arrays constant (scalar subqueries); the
+-- arrays end with a key 0 that no type has, so that they are never empty,
+-- which transform() refuses. doc_owner is read with FINAL in 16 doc_key
+-- ranges, one UNION ALL branch each (--@ranges, see
+-- analytics.ExpandRanges), so the reads run in parallel and feed one
+-- parallel GROUP BY.
 SELECT
     length(bitmaskToArray(types)) AS doc_types,
     count() AS persons
@@ -24,11 +23,11 @@ FROM
         SELECT
             if(person_key = 0, doc_key, person_key) AS person,
             transform(
-                doc_type,
-                (SELECT arrayPushBack(arraySort(groupUniqArray(doc_type)), '') FROM doc_types),
+                type_key,
+                (SELECT arrayPushBack(arraySort(groupUniqArray(cityHash64(doc_type))), toUInt64(0)) FROM doc_types),
                 (SELECT arrayPushBack(arrayMap(i -> bitShiftLeft(toUInt64(1), i % 64), range(toUInt64(uniqExact(doc_type)))), toUInt64(0)) FROM doc_types),
                 toUInt64(0)) AS type_bit
-        FROM doc_current FINAL
+        FROM doc_owner FINAL
         WHERE doc_key BETWEEN @lo AND @hi
         --@end
     )
