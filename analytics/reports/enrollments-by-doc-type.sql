@@ -1,13 +1,13 @@
 -- Medical-insurance enrolments by document type, events and persons counted
 -- as in activations-by-doc-type.
 --
--- Events: distinct event keys per group_key of event_groups, in 64
+-- Events: distinct event keys per group_key of event_groups, in 32
 -- event_key ranges whose counts add up; an enrolment counts under one group
 -- per document type it names (its channel is the same for all), so adding
 -- the groups of a type counts each event once.
 --
 -- Persons: the documents of doc_state_by_type with the enrolment bit (4),
--- each with its current person, read with FINAL in 64 type_key ranges, each
+-- each with its current person, read with FINAL in 32 type_key ranges, each
 -- counting its types' persons completely; type_key is named from doc_types.
 --
 -- Both sides are branches of one UNION ALL, so they run at the same time.
@@ -23,7 +23,7 @@ FROM
         SELECT g, sum(n) AS n_events
         FROM
         (
-            --@ranges 64
+            --@ranges 32
             SELECT group_key AS g, uniqExact(event_key) AS n
             FROM event_groups
             WHERE event_type_key = cityHash64('insurance.enrolled') AND event_key BETWEEN @lo AND @hi
@@ -42,7 +42,7 @@ FROM
     SELECT doc_type, toUInt64(0) AS n_events, n_persons
     FROM
     (
-        --@ranges 64
+        --@ranges 32
         SELECT type_key, uniqExact(if(p = 0, doc_key, p)) AS n_persons
         FROM
         (
