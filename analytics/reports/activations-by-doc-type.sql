@@ -5,8 +5,9 @@
 -- itself if no change named it. Keys are the 64-bit hashes (see 0001_init
 -- and 0004_type_ordered_state).
 --
--- Every count is by g = cityHash64(doc_type, channel), which
--- event_group_names turns back into the two strings at the end.
+-- Every count is by g = cityHash64(doc_type, channel); the names are found
+-- at the end by hashing every type of doc_types (and '', for an event naming
+-- no document) with every channel (see 0004_type_ordered_state).
 --
 -- Events: event_groups holds a row per (event, g), ordered by event_key,
 -- and is read in 32 event_key ranges, one UNION ALL branch each: every
@@ -94,8 +95,13 @@ FROM
 ) AS counts
 ANY LEFT JOIN
 (
-    SELECT group_key AS g, any(doc_type) AS doc_type, any(channel) AS channel
-    FROM event_group_names
-    GROUP BY g
+    SELECT cityHash64(doc_type, channel) AS g, doc_type, channel
+    FROM
+    (
+        SELECT DISTINCT doc_type FROM doc_types
+        UNION ALL
+        SELECT '' AS doc_type
+    )
+    ARRAY JOIN arrayConcat(['online', 'offline'], (SELECT groupUniqArray(channel) FROM activation_channels)) AS channel
 ) AS names USING (g)
 ORDER BY doc_type, channel

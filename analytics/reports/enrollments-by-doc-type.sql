@@ -2,9 +2,9 @@
 -- as in activations-by-doc-type.
 --
 -- Events: distinct event keys per group_key of event_groups, in 32
--- event_key ranges whose counts add up; an enrolment counts under one group
--- per document type it names (its channel is the same for all), so adding
--- the groups of a type counts each event once.
+-- event_key ranges whose counts add up; an enrolment's group key is
+-- cityHash64(doc_type, ''), named from doc_types (and '', for an enrolment
+-- naming no document).
 --
 -- Persons: the documents of doc_state_by_type with the enrolment bit (4),
 -- each with its current person, read with FINAL in 32 type_key ranges, each
@@ -34,9 +34,13 @@ FROM
     ) AS counts
     ANY LEFT JOIN
     (
-        SELECT group_key AS g, any(doc_type) AS doc_type
-        FROM event_group_names
-        GROUP BY g
+        SELECT cityHash64(doc_type, '') AS g, doc_type
+        FROM
+        (
+            SELECT DISTINCT doc_type FROM doc_types
+            UNION ALL
+            SELECT '' AS doc_type
+        )
     ) AS names USING (g)
     UNION ALL
     SELECT doc_type, toUInt64(0) AS n_events, n_persons
