@@ -77,7 +77,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	want := []string{
-		"activation_channels", "activation_channels_from_events", // 0004
+		"activation_channels", "activation_channels_from_events", "activation_group_names", // 0004
 		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
 		"doc_owner", "doc_owner_from_changes", "doc_owner_from_events", // 0004 (which drops 0002's doc_current)
 		"doc_person",

@@ -5,9 +5,8 @@
 -- itself if no change named it. Keys are the 64-bit hashes (see 0001_init
 -- and 0004_type_ordered_state).
 --
--- Every count is by g = cityHash64(doc_type, channel); the names are found
--- at the end by hashing every type of doc_types (and '', for an event naming
--- no document) with every channel (see 0004_type_ordered_state).
+-- Every count is by g = cityHash64(doc_type, channel), which the view
+-- activation_group_names names at the end (see 0004_type_ordered_state).
 --
 -- Events: event_groups holds a row per (event, g), ordered by event_key,
 -- and is read in 32 event_key ranges, one UNION ALL branch each: every
@@ -89,15 +88,5 @@ FROM
     )
     GROUP BY g
 ) AS counts
-ANY LEFT JOIN
-(
-    SELECT cityHash64(doc_type, channel) AS g, doc_type, channel
-    FROM
-    (
-        SELECT DISTINCT doc_type FROM doc_types
-        UNION ALL
-        SELECT '' AS doc_type
-    )
-    ARRAY JOIN arrayConcat(['online', 'offline'], (SELECT groupUniqArray(channel) FROM activation_channels)) AS channel
-) AS names USING (g)
+ANY LEFT JOIN activation_group_names AS names USING (g)
 ORDER BY doc_type, channel

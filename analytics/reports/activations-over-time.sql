@@ -3,8 +3,8 @@
 -- Events: event_groups holds a row per (event, group_key), so once FINAL
 -- has folded the copies replays add, count() per day and group is the
 -- number of distinct events. It is read in 16 event_key ranges, one UNION
--- ALL branch each, which run in parallel; the group keys are named at the
--- end as in activations-by-doc-type. (uniqExact per range, as
+-- ALL branch each, which run in parallel; the view activation_group_names
+-- names the group keys at the end. (uniqExact per range, as
 -- activations-by-doc-type counts, costs more here: at 10M events it builds
 -- ~2,500 small sets per range, 0.8 s of CPU in 64 ranges against 0.55 s.)
 SELECT day, doc_type, channel, events
@@ -22,15 +22,5 @@ FROM
     )
     GROUP BY day, g
 ) AS counts
-ANY LEFT JOIN
-(
-    SELECT cityHash64(doc_type, channel) AS g, doc_type, channel
-    FROM
-    (
-        SELECT DISTINCT doc_type FROM doc_types
-        UNION ALL
-        SELECT '' AS doc_type
-    )
-    ARRAY JOIN arrayConcat(['online', 'offline'], (SELECT groupUniqArray(channel) FROM activation_channels)) AS channel
-) AS names USING (g)
+ANY LEFT JOIN activation_group_names AS names USING (g)
 ORDER BY day, doc_type, channel
