@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,19 +47,6 @@ func simMessages(tb testing.TB, codec *schemas.Codec, n int) []kafka.Message {
 		msgs = append(msgs, kafka.Message{Topic: "events." + ev.Agency, Value: b})
 	}
 	return msgs
-}
-
-// collectPub keeps every published message.
-type collectPub struct {
-	mu   sync.Mutex
-	msgs []kafka.Message
-}
-
-func (p *collectPub) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, msgs...)
-	return nil
 }
 
 // maskReason hides which single-holder type a conflict names: when an event
@@ -123,7 +109,7 @@ func TestSimGolden(t *testing.T) {
 	rdb := redisClient(t, cfg)
 	codec, _ := schemas.NewCodec()
 	msgs := simMessages(t, codec, n)
-	pub := &collectPub{}
+	pub := &memPub{}
 	res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, pub, Options{Topics: (&pipeline.Config{}).Topics()})
 	ctx := context.Background()
 	for lo := 0; lo < len(msgs); lo += batch {
