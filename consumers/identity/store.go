@@ -140,20 +140,12 @@ func (s *RedisStore) k(kind, id string) string { return s.prefix + kind + ":" + 
 // buckets is how many hashes hold the pointers of one kind.
 const buckets = 4096
 
-// tokenBucket is the bucket of a token: its first three hex digits.
+// tokenBucket is the bucket of a token: its first three hex digits. Callers
+// pass valid tokens only (ValidToken).
 func tokenBucket(tok string) int {
 	b := 0
 	for i := 0; i < 3; i++ {
-		c := tok[i]
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c = 0 // callers pass valid tokens only
-		}
-		b = b<<4 | int(c)
+		b = b<<4 | int(hexValue[tok[i]]&0x0f)
 	}
 	return b
 }
