@@ -519,8 +519,7 @@ func (r *replayer) apply(i int) {
 	} else {
 		if len(persons) > 1 {
 			slices.SortFunc(persons, func(a, b *Person) int {
-				switch {
-				case a.created != b.created:
+				if a.created != b.created {
 					if a.created.less(b.created) {
 						return -1
 					}
