@@ -319,12 +319,29 @@ func (c *Config) NewReader(o ReaderOptions) (*kafka.Reader, error) {
 }
 
 // EndOffsets returns, per topic and partition, the offset one past the last
-// message, for deciding when a consumer has caught up.
+// message, for deciding when a consumer has caught up. A partition whose
+// leader is moving answers with a temporary error (such as Not Leader For
+// Partition, right after a topic is created); the request is then made again,
+// up to endOffsetAttempts times, 100ms apart.
 func (c *Config) EndOffsets(ctx context.Context, topics []string) (map[string]map[int]int64, error) {
 	client, err := c.KafkaClient()
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		out, err := c.endOffsets(ctx, client, topics)
+		if err == nil || attempt == endOffsetAttempts || !temporary(err) || ctx.Err() != nil {
+			return out, err
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+}
+
+// endOffsetAttempts bounds how often EndOffsets asks again after temporary
+// errors.
+const endOffsetAttempts = 10
+
+func (c *Config) endOffsets(ctx context.Context, client *kafka.Client, topics []string) (map[string]map[int]int64, error) {
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return nil, c.unreachable(err)
@@ -350,6 +367,13 @@ func (c *Config) EndOffsets(ctx context.Context, topics []string) (map[string]ma
 		}
 	}
 	return out, nil
+}
+
+// temporary reports whether err is a Kafka error the broker calls temporary
+// (worth asking again).
+func temporary(err error) bool {
+	var kerr kafka.Error
+	return errors.As(err, &kerr) && kerr.Temporary()
 }
 
 // CommittedOffsets returns the group's committed offsets per topic/partition
