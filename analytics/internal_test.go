@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/idlink/idlink/documents"
 )
 
 func TestSplitStatements(t *testing.T) {
@@ -144,28 +146,45 @@ func TestInsertColumnsMatchFixture(t *testing.T) {
 	}
 }
 
-func TestExpandRanges(t *testing.T) {
+func TestExpandBlocks(t *testing.T) {
 	in := "SELECT 1\nFROM\n(\n    --@ranges 4\n    SELECT x FROM t WHERE k BETWEEN @lo AND @hi\n    --@end\n)\n"
 	want := "SELECT 1\nFROM\n(\n" +
 		"    SELECT x FROM t WHERE k BETWEEN 0 AND 4611686018427387903\n    UNION ALL\n" +
 		"    SELECT x FROM t WHERE k BETWEEN 4611686018427387904 AND 9223372036854775807\n    UNION ALL\n" +
 		"    SELECT x FROM t WHERE k BETWEEN 9223372036854775808 AND 13835058055282163711\n    UNION ALL\n" +
 		"    SELECT x FROM t WHERE k BETWEEN 13835058055282163712 AND 18446744073709551615\n)\n"
-	got, err := ExpandRanges(in)
+	got, err := ExpandBlocks(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	one, err := ExpandRanges("--@ranges 1\nk BETWEEN @lo AND @hi\n--@end")
+	one, err := ExpandBlocks("--@ranges 1\nk BETWEEN @lo AND @hi\n--@end")
 	if err != nil || one != "k BETWEEN 0 AND 18446744073709551615" {
 		t.Fatalf("--@ranges 1: %q, %v", one, err)
 	}
-	if same, err := ExpandRanges("SELECT 1;\n"); err != nil || same != "SELECT 1;\n" {
+	if same, err := ExpandBlocks("SELECT 1;\n"); err != nil || same != "SELECT 1;\n" {
 		t.Fatalf("no block: %q, %v", same, err)
 	}
+	types, err := ExpandBlocks("(\n  --@types k\n  SELECT 1 WHERE @type\n  --@end\n)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var branches, others []string
+	for _, ty := range documents.Types() {
+		branches = append(branches, "  SELECT 1 WHERE k = cityHash64('"+string(ty)+"')")
+		others = append(others, "k != cityHash64('"+string(ty)+"')")
+	}
+	branches = append(branches, "  SELECT 1 WHERE "+strings.Join(others, " AND "))
+	if want := "(\n" + strings.Join(branches, "\n  UNION ALL\n") + "\n)"; types != want {
+		t.Fatalf("--@types: got\n%s\nwant\n%s", types, want)
+	}
 	for _, bad := range []string{
+		"--@types\nx\n--@end",                 // no column
+		"--@types k;\nx\n--@end",              // not a column name
+		"--@typesk\nx\n--@end",                // no space
+		"--@types k\n--@ranges 2\nx\n--@end",  // nested
 		"--@ranges 3\nx\n--@end",              // not a power of two
 		"--@ranges 512\nx\n--@end",            // too many
 		"--@ranges\nx\n--@end",                // no count
@@ -174,8 +193,8 @@ func TestExpandRanges(t *testing.T) {
 		"--@ranges 2\n--@ranges 2\nx\n--@end", // nested
 		"--@ranges 2\n--@end",                 // empty
 	} {
-		if _, err := ExpandRanges(bad); err == nil {
-			t.Errorf("ExpandRanges(%q): want an error", bad)
+		if _, err := ExpandBlocks(bad); err == nil {
+			t.Errorf("ExpandBlocks(%q): want an error", bad)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/idlink/idlink/documents"
 )
 
 //go:embed reports/*.sql
@@ -72,8 +74,8 @@ func ReportColumns(name string) ([]string, error) {
 	return append([]string(nil), r.columns...), nil
 }
 
-// ReportSQL returns a report's query, its range blocks expanded (see
-// ExpandRanges).
+// ReportSQL returns a report's query, its blocks expanded (see
+// ExpandBlocks).
 func ReportSQL(name string) (string, error) {
 	if _, err := findReport(name); err != nil {
 		return "", err
@@ -82,7 +84,7 @@ func ReportSQL(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the query of report %s: %w", name, err)
 	}
-	text, err := ExpandRanges(string(b))
+	text, err := ExpandBlocks(string(b))
 	if err != nil {
 		return "", fmt.Errorf("report %s: %w", name, err)
 	}
@@ -196,60 +198,100 @@ func normalize(dbType string, v any) any {
 	return v
 }
 
-// ExpandRanges expands the range blocks of a report file. A block is the
-// lines between a line "--@ranges N" (N a power of two, 1 to 256) and a line
-// "--@end"; it becomes N copies of those lines joined by UNION ALL, copy i
-// with @lo and @hi replaced by the bounds of the i-th of N equal ranges of
-// UInt64 (0 to 2^64-1). Reports use it to read a table ordered by a 64-bit
-// hash one range per UNION ALL branch, so that 18.16 runs the branches in
-// parallel and each branch reads only its part of the table.
-func ExpandRanges(text string) (string, error) {
+// ExpandBlocks expands the blocks of a report file: the lines between a
+// line "--@ranges N" or "--@types" and a line "--@end" become copies of those
+// lines joined by UNION ALL.
+//
+// A range block (N a power of two, 1 to 256) becomes N copies, copy i with
+// @lo and @hi replaced by the bounds of the i-th of N equal ranges of UInt64
+// (0 to 2^64-1). Reports use it to read a table ordered by a 64-bit hash one
+// range per UNION ALL branch, so that 18.16 runs the branches in parallel
+// and each branch reads only its part of the table.
+//
+// A block "--@types COLUMN" becomes one copy per document type of the
+// contract (documents.Types), with @type replaced by "COLUMN =
+// cityHash64('<type>')", and one more, for types outside the contract, with
+// @type replaced by "COLUMN != <hash> AND ..." over those types. It gives
+// each known type a branch of its own, so that a report counting per type
+// reads each type's rows in one stream, shared with no other type.
+func ExpandBlocks(text string) (string, error) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	var out, block []string
-	n, indent := 0, ""
+	var copies []*strings.Replacer // the open block's, nil outside a block
+	indent := ""
 	for i, line := range lines {
 		t := strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(t, "--@ranges"):
-			if n != 0 {
-				return "", fmt.Errorf("line %d: --@ranges inside a range block", i+1)
+		case strings.HasPrefix(t, "--@ranges") || strings.HasPrefix(t, "--@types"):
+			if copies != nil {
+				return "", fmt.Errorf("line %d: %s inside a block", i+1, t)
 			}
-			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(t, "--@ranges")))
-			if err != nil || v < 1 || v > 256 || v&(v-1) != 0 {
-				return "", fmt.Errorf("line %d: %q: want --@ranges N with N a power of two from 1 to 256", i+1, t)
+			var err error
+			if copies, err = blockCopies(t); err != nil {
+				return "", fmt.Errorf("line %d: %w", i+1, err)
 			}
-			n, indent, block = v, line[:len(line)-len(strings.TrimLeft(line, " \t"))], block[:0]
+			indent, block = line[:len(line)-len(strings.TrimLeft(line, " \t"))], block[:0]
 		case t == "--@end":
-			if n == 0 {
-				return "", fmt.Errorf("line %d: --@end without --@ranges", i+1)
+			if copies == nil {
+				return "", fmt.Errorf("line %d: --@end without --@ranges or --@types", i+1)
 			}
 			if len(block) == 0 {
-				return "", fmt.Errorf("line %d: empty range block", i+1)
+				return "", fmt.Errorf("line %d: empty block", i+1)
 			}
-			shift := uint(64 - bits.TrailingZeros(uint(n)))
-			for k := 0; k < n; k++ {
-				lo := uint64(k) << shift
-				hi := uint64(math.MaxUint64)
-				if k+1 < n {
-					hi = uint64(k+1)<<shift - 1
-				}
+			for k, r := range copies {
 				if k > 0 {
 					out = append(out, indent+"UNION ALL")
 				}
-				r := strings.NewReplacer("@lo", strconv.FormatUint(lo, 10), "@hi", strconv.FormatUint(hi, 10))
 				for _, b := range block {
 					out = append(out, r.Replace(b))
 				}
 			}
-			n = 0
-		case n != 0:
+			copies = nil
+		case copies != nil:
 			block = append(block, line)
 		default:
 			out = append(out, line)
 		}
 	}
-	if n != 0 {
-		return "", fmt.Errorf("--@ranges without --@end")
+	if copies != nil {
+		return "", fmt.Errorf("a block without --@end")
 	}
 	return strings.Join(out, "\n"), nil
+}
+
+// blockCopies returns the replacements of each copy of the block that
+// header ("--@ranges N" or "--@types") opens.
+func blockCopies(header string) ([]*strings.Replacer, error) {
+	if col, ok := strings.CutPrefix(header, "--@types"); ok {
+		if col = strings.TrimSpace(col); !identRE.MatchString(col) || !strings.HasPrefix(header, "--@types ") {
+			return nil, fmt.Errorf("%q: want --@types COLUMN", header)
+		}
+		types := documents.Types()
+		known := make([]string, len(types))
+		copies := make([]*strings.Replacer, 0, len(types)+1)
+		for i, t := range types {
+			key := "cityHash64('" + string(t) + "')"
+			known[i] = col + " != " + key
+			copies = append(copies, strings.NewReplacer("@type", col+" = "+key))
+		}
+		// "k != a AND k != b ..." rather than "k NOT IN (a, b, ...)": 18.16
+		// skips the granules of the known types for the former, and reads
+		// the whole table for the latter.
+		return append(copies, strings.NewReplacer("@type", strings.Join(known, " AND "))), nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(header, "--@ranges")))
+	if err != nil || n < 1 || n > 256 || n&(n-1) != 0 {
+		return nil, fmt.Errorf("%q: want --@ranges N with N a power of two from 1 to 256", header)
+	}
+	shift := uint(64 - bits.TrailingZeros(uint(n)))
+	copies := make([]*strings.Replacer, n)
+	for k := range copies {
+		lo := uint64(k) << shift
+		hi := uint64(math.MaxUint64)
+		if k+1 < n {
+			hi = uint64(k+1)<<shift - 1
+		}
+		copies[k] = strings.NewReplacer("@lo", strconv.FormatUint(lo, 10), "@hi", strconv.FormatUint(hi, 10))
+	}
+	return copies, nil
 }

@@ -19,12 +19,16 @@
 --
 -- Persons, channels 'online' and 'offline': doc_state_by_type holds each
 -- document's type, current person and which channels activated it, so no
--- join is needed. It is read with FINAL in 32 type_key ranges; every type
--- falls in one range, so each branch counts its types' persons completely
--- and the branches' counts only need adding (most ranges hold no type and
--- read nothing; the seven types of the contract fall in six ranges). Each
--- branch is a single SELECT over its FINAL read, as nesting costs analysis
--- time in every branch. The type's name comes from doc_types.
+-- join is needed. It is read with FINAL in one branch per document type of
+-- the contract and one for any other type (--@types, see
+-- analytics.ExpandBlocks), so each branch counts its type's persons
+-- completely and the branches' counts only need adding. Each branch is a
+-- single SELECT over its FINAL read, as nesting costs analysis time in every
+-- branch. The type's name comes from doc_types. These branches come first:
+-- they are the longest (~0.17 s of CPU per type at 10M events), and 18.16
+-- starts the branches of a UNION ALL in order, so the short event ranges
+-- fill in the time the threads would otherwise wait at the end. Against 32
+-- type_key ranges after the event ranges: ~0.1 s less.
 --
 -- Persons, any other channel (none in the contract): the documents in
 -- doc_other_channels joined with their person in doc_state_by_type; both
@@ -35,20 +39,13 @@ FROM
     SELECT g, sum(n_events) AS events, sum(n_persons) AS persons
     FROM
     (
-        --@ranges 32
-        SELECT group_key AS g, uniqExact(event_key) AS n_events, toUInt64(0) AS n_persons
-        FROM event_groups
-        WHERE event_type_key = cityHash64('insurance.code_activated') AND event_key BETWEEN @lo AND @hi
-        GROUP BY g
-        --@end
-        UNION ALL
         SELECT cityHash64(doc_type, channel) AS g, toUInt64(0) AS n_events, n_persons
         FROM
         (
             SELECT doc_type, online, offline
             FROM
             (
-                --@ranges 32
+                --@types type_key
                 SELECT
                     type_key,
                     uniqExactIf(if(p = 0, doc_key, p), bitAnd(f, 1) != 0) AS online,
@@ -57,7 +54,7 @@ FROM
                 (
                     SELECT doc_key, type_key, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
                     FROM doc_state_by_type FINAL
-                    WHERE type_key BETWEEN @lo AND @hi
+                    WHERE @type
                 )
                 GROUP BY type_key
                 --@end
@@ -85,6 +82,13 @@ FROM
             WHERE (type_key, doc_key) IN (SELECT cityHash64(doc_type), doc_key FROM doc_other_channels)
         ) AS current USING (doc_key)
         GROUP BY g
+        UNION ALL
+        --@ranges 32
+        SELECT group_key AS g, uniqExact(event_key) AS n_events, toUInt64(0) AS n_persons
+        FROM event_groups
+        WHERE event_type_key = cityHash64('insurance.code_activated') AND event_key BETWEEN @lo AND @hi
+        GROUP BY g
+        --@end
     )
     GROUP BY g
 ) AS counts

@@ -7,8 +7,9 @@
 -- naming no document).
 --
 -- Persons: the documents of doc_state_by_type with the enrolment bit (4),
--- each with its current person, read with FINAL in 32 type_key ranges, each
--- counting its types' persons completely; type_key is named from doc_types.
+-- each with its current person, read with FINAL in one branch per document
+-- type (--@types, as in activations-by-doc-type), each counting its type's
+-- persons completely; type_key is named from doc_types.
 --
 -- Both sides are branches of one UNION ALL, so they run at the same time.
 SELECT
@@ -46,13 +47,13 @@ FROM
     SELECT doc_type, toUInt64(0) AS n_events, n_persons
     FROM
     (
-        --@ranges 32
+        --@types type_key
         SELECT type_key, uniqExact(if(p = 0, doc_key, p)) AS n_persons
         FROM
         (
             SELECT doc_key, type_key, finalizeAggregation(person) AS p, finalizeAggregation(flags) AS f
             FROM doc_state_by_type FINAL
-            WHERE type_key BETWEEN @lo AND @hi
+            WHERE @type
         )
         WHERE bitAnd(f, 4) != 0
         GROUP BY type_key
