@@ -14,12 +14,13 @@ import (
 	"github.com/idlink/idlink/pipeline"
 )
 
-// rawBatch is how many messages the raw pipe inserts at once.
-const rawBatch = 10000
+// rawBatch is how many messages the raw pipe inserts at once: as many as the
+// analytics sink, so that both pay alike for the parts they make.
+const rawBatch = sink.BatchSize
 
 // rawPipe copies the agency topics' messages unchanged into a ClickHouse
 // table: kafka-go readers, one per partition, and two inserters sending
-// 10,000 rows per INSERT. No decoding, no identity work: the ceiling for
+// rawBatch rows per INSERT. No decoding, no identity work: the ceiling for
 // the e2e rate on this machine.
 func (b *bench) rawPipe(ctx context.Context) error {
 	cfg := b.namespace("raw", b.data)
@@ -163,7 +164,7 @@ func insertRaw(ctx context.Context, s *analytics.Store, msgs []kafka.Message) er
 }
 
 // sinkInsert hands -sink-n agency events, read from Kafka beforehand, to the
-// analytics sink's Handle in batches of 10,000 (the consumer's batch size)
+// analytics sink's Handle in batches of sink.BatchSize (the consumer's)
 // and times it: decoding plus the ClickHouse INSERTs, without Kafka.
 func (b *bench) sinkInsert(ctx context.Context) error {
 	cfg := b.namespace("sink", b.data)

@@ -8,14 +8,16 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/idlink/idlink/analytics/analyticstest"
+	sink "github.com/idlink/idlink/consumers/analytics"
 )
 
 // BenchmarkSinkInsert measures the sink's insert rate into the local stack's
-// ClickHouse: each op hands one RunConsumer-sized batch (10,000 agency events,
-// a quarter naming two documents) to Handle, which decodes the Avro messages
-// and writes them with one batch INSERT. Target: at least 100,000 events/s.
+// ClickHouse: each op hands one RunConsumer-sized batch (BatchSize agency
+// events, a quarter naming two documents) to Handle, which decodes the Avro
+// messages and writes them with one batch INSERT. Target: at least 100,000
+// events/s.
 func BenchmarkSinkInsert(b *testing.B) {
-	const batch = 10000
+	const batch = sink.BatchSize
 	ctx := context.Background()
 	cfg := analyticstest.Config(b)
 	s := newSink(b, cfg, nil)

@@ -29,6 +29,17 @@ import (
 // consumer group id.
 const Name = "analytics"
 
+// BatchSize is the most messages the sink handles, and so inserts, at once
+// (a batch also closes a second after its first message). Every INSERT makes
+// a part in each table it feeds, ten with the views; bigger batches make
+// fewer, smaller-per-event parts to write and merge. On this project's
+// 2-core test machine, whose ext4 slows down as ClickHouse creates and
+// deletes part files, Handle inserted 66-68k events/s in batches of 10,000,
+// 145-178k in batches of 25,000 and 179-195k in batches of 50,000
+// (BenchmarkSinkInsert). ClickHouse's own guidance is likewise fewer,
+// bigger INSERTs, about one per second.
+const BatchSize = 50000
+
 // Dead-letter reasons of the sink.
 const (
 	ReasonUndecodable  = "undecodable"   // not an Avro message of the topic's subject
@@ -101,7 +112,7 @@ func (s *Sink) Options() pipeline.ConsumerOptions {
 		Name:     Name,
 		Group:    s.cfg.Group(Name),
 		Topics:   append(topics.AllAgencies(), topics.IdentityChanges()),
-		MaxBatch: 10000,
+		MaxBatch: BatchSize,
 		MaxWait:  time.Second,
 		Metrics:  s.metrics,
 	}
