@@ -167,16 +167,17 @@ func TestExpandBlocks(t *testing.T) {
 	if same, err := ExpandBlocks("SELECT 1;\n"); err != nil || same != "SELECT 1;\n" {
 		t.Fatalf("no block: %q, %v", same, err)
 	}
-	types, err := ExpandBlocks("(\n  --@types k\n  SELECT 1 WHERE @type\n  --@end\n)")
+	types, err := ExpandBlocks("(\n  --@types k\n  SELECT @name WHERE @type\n  --@end\n)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var branches, others []string
 	for _, ty := range documents.Types() {
-		branches = append(branches, "  SELECT 1 WHERE k = cityHash64('"+string(ty)+"')")
+		branches = append(branches, "  SELECT '"+string(ty)+"' WHERE k = cityHash64('"+string(ty)+"')")
 		others = append(others, "k != cityHash64('"+string(ty)+"')")
 	}
-	branches = append(branches, "  SELECT 1 WHERE "+strings.Join(others, " AND "))
+	branches = append(branches, "  SELECT arrayElement(tupleElement((SELECT (groupArray(cityHash64(doc_type)), groupArray(doc_type)) FROM doc_types) AS type_names, 2), "+
+		"indexOf(tupleElement(type_names, 1), k)) WHERE "+strings.Join(others, " AND "))
 	if want := "(\n" + strings.Join(branches, "\n  UNION ALL\n") + "\n)"; types != want {
 		t.Fatalf("--@types: got\n%s\nwant\n%s", types, want)
 	}

@@ -210,10 +210,12 @@ func normalize(dbType string, v any) any {
 //
 // A block "--@types COLUMN" becomes one copy per document type of the
 // contract (documents.Types), with @type replaced by "COLUMN =
-// cityHash64('<type>')", and one more, for types outside the contract, with
-// @type replaced by "COLUMN != <hash> AND ..." over those types. It gives
-// each known type a branch of its own, so that a report counting per type
-// reads each type's rows in one stream, shared with no other type.
+// cityHash64('<type>')" and @name by the quoted type, and one more, for types
+// outside the contract, with @type replaced by "COLUMN != <hash> AND ..."
+// over those types and @name by the name doc_types gives COLUMN's hash (” if
+// none). It gives each known type a branch of its own, so that a report
+// counting per type reads each type's rows in one stream, shared with no
+// other type.
 func ExpandBlocks(text string) (string, error) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	var out, block []string
@@ -272,12 +274,15 @@ func blockCopies(header string) ([]*strings.Replacer, error) {
 		for i, t := range types {
 			key := "cityHash64('" + string(t) + "')"
 			known[i] = col + " != " + key
-			copies = append(copies, strings.NewReplacer("@type", col+" = "+key))
+			copies = append(copies, strings.NewReplacer("@type", col+" = "+key, "@name", "'"+string(t)+"'"))
 		}
 		// "k != a AND k != b ..." rather than "k NOT IN (a, b, ...)": 18.16
 		// skips the granules of the known types for the former, and reads
-		// the whole table for the latter.
-		return append(copies, strings.NewReplacer("@type", strings.Join(known, " AND "))), nil
+		// the whole table for the latter. Keys and names come from one
+		// scan of doc_types, so that they line up.
+		name := "arrayElement(tupleElement((SELECT (groupArray(cityHash64(doc_type)), groupArray(doc_type)) FROM doc_types) AS type_names, 2), " +
+			"indexOf(tupleElement(type_names, 1), " + col + "))"
+		return append(copies, strings.NewReplacer("@type", strings.Join(known, " AND "), "@name", name)), nil
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(header, "--@ranges")))
 	if err != nil || n < 1 || n > 256 || n&(n-1) != 0 {
