@@ -212,7 +212,7 @@ func normalize(dbType string, v any) any {
 // contract (documents.Types), with @type replaced by "COLUMN =
 // cityHash64('<type>')" and @name by the quoted type, and one more, for types
 // outside the contract, with @type replaced by "COLUMN != <hash> AND ..."
-// over those types and @name by the name doc_types gives COLUMN's hash (” if
+// over those types and @name by the name doc_types gives COLUMN's hash (empty if
 // none). It gives each known type a branch of its own, so that a report
 // counting per type reads each type's rows in one stream, shared with no
 // other type.
