@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +81,41 @@ func produceN(t *testing.T, cfg *pipeline.Config, topic string, n int) {
 	}
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriterSplitsBigBatches writes, in one call, more incompressible bytes
+// to one partition than the broker takes in one record batch (message.max.bytes,
+// 1,048,588 by default): NewWriter's writer must split them into requests
+// the broker accepts, and every message must arrive.
+func TestWriterSplitsBigBatches(t *testing.T) {
+	cfg := stacktest.Config(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := cfg.Topics().Agency("mps")
+	if err := cfg.EnsureTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cfg.NewWriter(pipeline.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n, size = 4000, 1000 // 4 MB, in batches of up to 5,000 messages
+	rng := rand.New(rand.NewPCG(1, 2))
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		v := make([]byte, size)
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		msgs[i] = kafka.Message{Topic: topic, Key: []byte("one-key"), Value: v}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("writing %d messages of %d random bytes to one partition: %v", n, size, err)
+	}
+	if st := w.Stats(); st.Messages != n || st.Errors != 0 {
+		t.Fatalf("writer stats: %d messages, %d errors; want %d, 0", st.Messages, st.Errors, n)
 	}
 }
 
