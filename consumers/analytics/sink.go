@@ -31,8 +31,8 @@ const Name = "analytics"
 
 // BatchSize is the most messages the sink handles, and so inserts, at once
 // (a batch also closes a second after its first message). Every INSERT makes
-// a part in each table it feeds, ten with the views; bigger batches make
-// fewer, smaller-per-event parts to write and merge. On this project's
+// a part in each table it feeds, ten with the views, so bigger batches mean
+// fewer parts per event to write and merge. On this project's
 // 2-core test machine, whose ext4 slows down as ClickHouse creates and
 // deletes part files, Handle inserted 66-68k events/s in batches of 10,000,
 // 145-178k in batches of 25,000 and 179-195k in batches of 50,000
