@@ -21,8 +21,11 @@ import (
 	"github.com/idlink/idlink/schemas"
 )
 
-// MaxLineBytes is the longest event line accepted (1 MiB).
-const MaxLineBytes = 1 << 20
+// MaxLineBytes is the longest event line accepted (512 KiB). Its event, or
+// its dead letter, then fits in one message the writers send
+// (pipeline.MaxBatchBytes, under the broker's default message.max.bytes);
+// valid events are a few hundred bytes.
+const MaxLineBytes = 512 << 10
 
 // Event types of the contract.
 const (

@@ -131,6 +131,43 @@ func TestProduceFileAgainstKafka(t *testing.T) {
 	}
 }
 
+// TestProduceLongestLine produces a valid event whose line is exactly
+// MaxLineBytes long (an attribute outside the contract pads it): it must
+// reach its topic in one message the writer and the broker accept.
+func TestProduceLongestLine(t *testing.T) {
+	cfg := stacktest.Config(t)
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := `{"event_id":"big-1","type":"identity.verified","agency":"platform","occurred_at":"2025-03-16T10:00:00+08:00",` +
+		`"documents":[{"type":"passport","number":"E12345678"}],"attrs":{"relying_party":"bank","outcome":"passed","note":"`
+	tail := `"}}`
+	line := head + strings.Repeat("n", MaxLineBytes-len(head)-len(tail)) + tail
+	p, err := New(context.Background(), cfg, codec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.ProduceFile(context.Background(), strings.NewReader(line+"\n"), "big.jsonl")
+	if err != nil {
+		t.Fatalf("producing a line of %d bytes: %v", len(line), err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 || res.Rejected != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	m := readAll(t, cfg, cfg.Topics().Agency("platform"), 1)[0]
+	ev, err := codec.DecodeEvent(m.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventID != "big-1" || len(ev.Attrs["note"]) != MaxLineBytes-len(head)-len(tail) {
+		t.Fatalf("got event %q with a note of %d bytes", ev.EventID, len(ev.Attrs["note"]))
+	}
+}
+
 func TestKafkaUnreachable(t *testing.T) {
 	empty := t.TempDir() + "/idlink.env"
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
