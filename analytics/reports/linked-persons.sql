@@ -11,7 +11,7 @@
 -- branches, so that its two scalar subqueries run once rather than once per
 -- branch (~0.1 s less at 10M events). doc_owner is read with FINAL in 16
 -- doc_key ranges, one UNION ALL branch each (--@ranges, see
--- analytics.ExpandRanges), so the reads run in parallel and feed one
+-- analytics.ExpandBlocks), so the reads run in parallel and feed one
 -- parallel GROUP BY.
 SELECT
     length(bitmaskToArray(types)) AS doc_types,

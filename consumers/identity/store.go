@@ -352,9 +352,6 @@ func tokenFields(tokens []string) []string {
 
 // appendTokenField appends tokenField(t) to b.
 func appendTokenField(b []byte, t string) []byte {
-	if len(t) != 64 {
-		return append(b, tokenField(t)...)
-	}
 	var raw [32]byte
 	if !decodeToken(&raw, t) {
 		return append(b, tokenField(t)...)
@@ -470,8 +467,8 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 }
 
 // hset queues one HSET per bucket of the pointers m (id -> cluster id),
-// whose fields are field(id). Fields and values are passed by pointer, as in
-// queueHMGet.
+// whose fields are fields(ids)[i] for ids[i]. Fields and values are passed by
+// pointer, as in queueHMGet.
 func hset(ctx context.Context, pipe redis.Pipeliner, keys *[buckets]string, m map[string]string, bucket func(string) int, fields func([]string) []string) {
 	if len(m) == 0 {
 		return
