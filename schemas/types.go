@@ -29,6 +29,12 @@ const (
 	ChangeMerged       = "merged"
 	ChangeSplit        = "split"
 	ChangeConflictHeld = "conflict_held"
+	// ChangeConflictReleased: an event held back is no longer held (a
+	// retraction re-decided it, or withdrew it).
+	ChangeConflictReleased = "conflict_released"
+	// ChangeReassigned: documents moved to a person without a change of
+	// their own (a late event rewrote the history).
+	ChangeReassigned = "reassigned"
 )
 
 // IdentityChange is one change of the identity resolution.

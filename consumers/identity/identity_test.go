@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -202,16 +203,59 @@ func TestScenarios(t *testing.T) {
 			survivor: [2]string{"R0", "P1"},
 		},
 		{
-			name: "retracting an event lifts a later conflict only for later events",
+			name: "retracting an event decides what it held back again",
 			events: []tev{
 				{id: "e1", at: 1, docs: []string{"R0", "M1"}},
-				{id: "e2", at: 2, docs: []string{"R2", "M1"}}, // conflict, held
+				{id: "e2", at: 2, docs: []string{"R2", "M1"}}, // held while e1 stands
 				{id: "e3", at: 3, docs: []string{}, retracts: "e1"},
 				{id: "e4", at: 4, docs: []string{"R2", "M1"}},
 			},
-			same:      [][]string{{"R2", "M1"}},
-			apart:     [][2]string{{"R0", "M1"}},
-			conflicts: map[string]string{"e2": "conflicting_residence_permit"},
+			same:  [][]string{{"R2", "M1"}},
+			apart: [][2]string{{"R0", "M1"}},
+		},
+		{
+			// CONTRACT §2 with invented documents: P holds H1 and M1, Q holds
+			// H2 and M2. e1 links M1 with P1; e2 would link P1 with M2 (P
+			// would hold two hkids), so it is held; r1 withdraws e1, so P1
+			// stood alone at e2's time and e2 applies: P1 joins Q. e3, which
+			// applied while e2 was held, would now give Q two residence
+			// permits: it is held instead (a cascade).
+			name: "a retraction re-decides every event after what it withdraws",
+			events: []tev{
+				{id: "p", at: 1, docs: []string{"H1", "M1"}},
+				{id: "q", at: 1, docs: []string{"H2", "M2", "R0"}},
+				{id: "e1", at: 2, docs: []string{"M1", "P1"}},
+				{id: "e2", at: 3, docs: []string{"P1", "M2"}},
+				{id: "e3", at: 4, docs: []string{"P1", "R2"}},
+				{id: "r1", at: 5, retracts: "e1"},
+			},
+			same:      [][]string{{"H1", "M1"}, {"H2", "M2", "R0", "P1"}},
+			apart:     [][2]string{{"M1", "P1"}, {"R2", "P1"}},
+			conflicts: map[string]string{"e3": "conflicting_residence_permit"},
+			survivor:  [2]string{"H2", "P1"},
+		},
+		{
+			name: "a retraction that sorts before the event it names withdraws it too",
+			events: []tev{
+				{id: "p", at: 1, docs: []string{"H1", "M1"}},
+				{id: "q", at: 1, docs: []string{"H2", "M2"}},
+				{id: "r1", at: 2, retracts: "e1"},
+				{id: "e1", at: 3, docs: []string{"M1", "P1"}},
+				{id: "e2", at: 4, docs: []string{"P1", "M2"}},
+				{id: "r2", at: 6, retracts: "e1"}, // repeated
+			},
+			same:  [][]string{{"H1", "M1"}, {"H2", "M2", "P1"}},
+			apart: [][2]string{{"M1", "P1"}},
+		},
+		{
+			name: "withdrawing a held event takes it off the conflicts",
+			events: []tev{
+				{id: "e1", at: 1, docs: []string{"R0", "M1"}},
+				{id: "e2", at: 2, docs: []string{"R2", "M1"}},
+				{id: "r1", at: 3, retracts: "e2"},
+			},
+			same:  [][]string{{"R0", "M1"}},
+			apart: [][2]string{{"R2", "M1"}},
 		},
 	}
 	for _, tt := range tests {
@@ -357,9 +401,12 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
-// reference resolves events naively: a fold in (occurred_at, event_id) order
-// that recomputes connected components from scratch before every event.
-// It returns a canonical partition: document -> smallest name in its person.
+// reference resolves events as CONTRACT.md §2 reads, naively and apart from
+// the resolver: every event named by a retraction anywhere in the set links
+// nothing, as if it had never linked anything, and the others are decided in
+// (occurred_at, event_id) order by a fold that recomputes connected
+// components from scratch before every event. It returns a canonical
+// partition (document -> smallest name in its person) and the events held.
 func reference(events []tev) (map[string]string, map[string]bool) {
 	evs := append([]tev(nil), events...)
 	sort.Slice(evs, func(i, j int) bool {
@@ -368,12 +415,17 @@ func reference(events []tev) (map[string]string, map[string]bool) {
 		}
 		return evs[i].id < evs[j].id
 	})
-	accepted, retracted, processed := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	seen := map[string]bool{}
+	withdrawn := map[string]bool{}
+	for _, e := range evs {
+		if e.retracts != "" {
+			withdrawn[e.retracts] = true
+		}
+	}
+	accepted, seen := map[string]bool{}, map[string]bool{}
 	components := func() map[string]string {
 		adj := map[string][]string{}
 		for _, e := range evs {
-			if accepted[e.id] && !retracted[e.id] {
+			if accepted[e.id] {
 				for _, d := range e.docs[1:] {
 					adj[e.docs[0]] = append(adj[e.docs[0]], d)
 					adj[d] = append(adj[d], e.docs[0])
@@ -407,23 +459,11 @@ func reference(events []tev) (map[string]string, map[string]bool) {
 	}
 	conflicts := map[string]bool{}
 	for _, e := range evs {
-		processed[e.id] = true
-		if e.retracts != "" {
-			for _, d := range e.docs {
-				seen[d] = true
-			}
-			if processed[e.retracts] {
-				retracted[e.retracts] = true
-			} else {
-				retracted[e.retracts] = true // withdrawn before it happens
-			}
-			continue
-		}
 		comp := components()
 		for _, d := range e.docs {
 			seen[d] = true
 		}
-		if retracted[e.id] {
+		if e.retracts != "" || withdrawn[e.id] {
 			continue
 		}
 		group := map[string]bool{}
@@ -452,7 +492,7 @@ func reference(events []tev) (map[string]string, map[string]bool) {
 			}
 		}
 		for _, x := range evs {
-			if accepted[x.id] && !retracted[x.id] && x.bd != "" && group[x.docs[0]] {
+			if accepted[x.id] && x.bd != "" && group[x.docs[0]] {
 				births[x.bd] = true
 			}
 		}
@@ -468,14 +508,24 @@ func reference(events []tev) (map[string]string, map[string]bool) {
 	return components(), conflicts
 }
 
+// randomEvents makes n events over a few documents, with the shapes the
+// contract's retraction rule is about: ties on occurred_at, conflicts,
+// retractions of events that sort before them (so that what they held back
+// is decided again, and that may hold back what came after), retractions
+// that sort before the event they name or arrive before it, and retractions
+// repeated.
 func randomEvents(r *rand.Rand, n int) []tev {
 	names := []string{"R0", "R1", "R2", "M1", "M2", "M3", "H1", "H2", "P1", "P2", "P3", "P4", "P5"}
 	births := []string{"", "", "", "1990-01-01", "1991-01-01"}
 	var evs []tev
 	for i := 0; i < n; i++ {
 		e := tev{id: fmt.Sprintf("e%03d", i), at: r.IntN(n / 2)}
-		if i > 2 && r.IntN(8) == 0 {
-			e.retracts = evs[r.IntN(len(evs))].id
+		if i > 2 && r.IntN(6) == 0 {
+			target := r.IntN(min(i+3, n)) // now and then an event not made yet
+			e.retracts = fmt.Sprintf("e%03d", target)
+			if target < i && r.IntN(4) > 0 { // mostly after what it names
+				e.at = evs[target].at + r.IntN(n/4+1)
+			}
 			if r.IntN(2) == 0 {
 				e.docs = []string{names[r.IntN(len(names))]}
 			}
@@ -496,14 +546,71 @@ func randomEvents(r *rand.Rand, n int) []tev {
 	return evs
 }
 
+// checkState compares what h's store holds for the events received so far
+// with the contract's reference (partition and conflicts) and with one
+// replay of them all (person ids too).
+func checkState(t *testing.T, h *harness, received []tev, what string) {
+	t.Helper()
+	wantPart, wantConf := reference(received)
+	_, full := replayAll(received)
+	all, _ := replayAll(received)
+	ids := map[string]string{}
+	var docs []string
+	for d := range wantPart {
+		ids[d] = h.person(d).PersonID
+		docs = append(docs, d)
+		if want := full.PersonOf[all.DocIndex(tok(d))]; ids[d] != want {
+			t.Fatalf("%s: %s is in %s, a replay of every event says %s\nevents %v", what, d, ids[d], want, received)
+		}
+	}
+	sort.Strings(docs)
+	canon := map[string]string{} // person id -> smallest doc name
+	for _, d := range docs {
+		if _, ok := canon[ids[d]]; !ok {
+			canon[ids[d]] = d
+		}
+	}
+	for _, d := range docs {
+		if canon[ids[d]] != wantPart[d] {
+			t.Fatalf("%s: %s grouped with %s, reference says %s\nevents %v", what, d, canon[ids[d]], wantPart[d], received)
+		}
+	}
+	cs, err := ListConflicts(context.Background(), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, c := range cs {
+		got[c.EventID] = true
+		var sides []string // both sides: the persons holding its documents now
+		for _, d := range c.Documents {
+			v, err := LookupDocument(context.Background(), h.store, d.Token)
+			if err != nil || v == nil {
+				t.Fatalf("%s: conflict %s names an unknown document (%v)", what, c.EventID, err)
+			}
+			if !slices.Contains(sides, v.PersonID) {
+				sides = append(sides, v.PersonID)
+			}
+		}
+		sort.Strings(sides)
+		if fmt.Sprint(sides) != fmt.Sprint(c.PersonIDs) {
+			t.Fatalf("%s: conflict %s names persons %v, its documents are held by %v", what, c.EventID, c.PersonIDs, sides)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(wantConf) {
+		t.Fatalf("%s: conflicts %v, reference %v\nevents %v", what, got, wantConf, received)
+	}
+}
+
 // TestOrderIndependence feeds random event sets in random orders, in random
 // batches, with duplicates, through one or two resolvers sharing a store, and
-// checks the persons against the naive reference and across orders.
+// after every batch checks the state against the reference and against one
+// replay of every event received so far; at the end, the person ids must be
+// the same for every arrival order.
 func TestOrderIndependence(t *testing.T) {
-	for seed := uint64(1); seed <= 60; seed++ {
+	for seed := uint64(1); seed <= 80; seed++ {
 		r := rand.New(rand.NewPCG(seed, 42))
 		events := randomEvents(r, 10+r.IntN(40))
-		wantPart, wantConf := reference(events)
 		var firstIDs map[string]string
 		for order := 0; order < 4; order++ {
 			h := newHarness(t)
@@ -513,7 +620,8 @@ func TestOrderIndependence(t *testing.T) {
 			for i := 0; i < len(events)/4; i++ { // duplicates
 				arrival = append(arrival, events[r.IntN(len(events))])
 			}
-			for len(arrival) > 0 {
+			var received []tev
+			for batch := 0; len(arrival) > 0; batch++ {
 				n := 1 + r.IntN(min(len(arrival), 7))
 				res := h.res
 				if r.IntN(2) == 0 {
@@ -522,40 +630,20 @@ func TestOrderIndependence(t *testing.T) {
 				if err := res.Handle(context.Background(), h.msgs(arrival[:n]...)); err != nil {
 					t.Fatal(err)
 				}
+				received = append(received, arrival[:n]...)
 				arrival = arrival[n:]
+				checkState(t, h, received, fmt.Sprintf("seed %d order %d batch %d", seed, order, batch))
 			}
 			ids := map[string]string{}
-			canon := map[string]string{} // person id -> smallest doc name
-			for d := range wantPart {
-				ids[d] = h.person(d).PersonID
-			}
-			var docs []string
-			for d := range ids {
-				docs = append(docs, d)
-			}
-			sort.Strings(docs)
-			for _, d := range docs {
-				if _, ok := canon[ids[d]]; !ok {
-					canon[ids[d]] = d
-				}
-			}
-			for _, d := range docs {
-				if canon[ids[d]] != wantPart[d] {
-					t.Fatalf("seed %d order %d: %s grouped with %s, reference says %s\nevents %v", seed, order, d, canon[ids[d]], wantPart[d], events)
+			for _, e := range events {
+				for _, d := range e.docs {
+					ids[d] = h.person(d).PersonID
 				}
 			}
 			if firstIDs == nil {
 				firstIDs = ids
 			} else if fmt.Sprint(firstIDs) != fmt.Sprint(ids) {
 				t.Fatalf("seed %d: person ids depend on arrival order", seed)
-			}
-			cs, _ := ListConflicts(context.Background(), h.store)
-			got := map[string]bool{}
-			for _, c := range cs {
-				got[c.EventID] = true
-			}
-			if fmt.Sprint(got) != fmt.Sprint(wantConf) {
-				t.Fatalf("seed %d: conflicts %v, reference %v", seed, got, wantConf)
 			}
 			if len(h.deadLetters()) != 0 {
 				t.Fatalf("seed %d: unexpected dead letters", seed)
@@ -651,6 +739,169 @@ func TestLockNames(t *testing.T) {
 	for _, cid := range []string{"000abc", "ff", "a1b2c3d4e5f60718", "XYZ1"} {
 		if got, want := LockName(cid), cid[:2]; got != want {
 			t.Errorf("LockName(%q) = %q, want %q", cid, got, want)
+		}
+	}
+}
+
+// TestStagedPersonIDs feeds a first stage of events, then a second whose
+// events all sort after the first's, and checks CONTRACT §2's rules for
+// person ids between the two states: a person that only grew keeps its id;
+// persons that merged keep the id of the one first created; a person that a
+// retraction split keeps its id in the part holding most of its documents.
+// The second stage's retraction sorts first in it, so that the state the
+// split is judged from (the one just before the retraction) is the first
+// stage's.
+func TestStagedPersonIDs(t *testing.T) {
+	checked := map[string]int{}
+	for seed := uint64(1); seed <= 500; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		first := randomEvents(r, 10+r.IntN(30))
+		retracting := seed%2 == 0 // stage 1 with or without retractions
+		if !retracting {
+			first = slices.DeleteFunc(first, func(e tev) bool { return e.retracts != "" })
+		}
+		var second []tev
+		end := 0
+		for _, e := range first {
+			end = max(end, e.at+1)
+		}
+		for i := 0; i < 6+r.IntN(6); i++ {
+			e := randomEvents(r, 10)[r.IntN(10)]
+			e.id, e.at = fmt.Sprintf("s%02d", i+1), end+1+r.IntN(5)
+			if e.retracts != "" {
+				e.retracts = ""
+				if len(e.docs) == 0 {
+					e.docs = []string{"P1"}
+				}
+			}
+			second = append(second, e)
+		}
+		oneRetraction := seed%3 != 0
+		if oneRetraction { // withdraw one event of the first stage
+			target := first[r.IntN(len(first))]
+			for try := 0; try < 5 && len(target.docs) < 2; try++ { // mostly one that linked
+				target = first[r.IntN(len(first))]
+			}
+			second = append(second, tev{id: "s00", at: end, retracts: target.id})
+		}
+		h := newHarness(t)
+		feedShuffled := func(evs []tev) {
+			evs = slices.Clone(evs)
+			r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+			for len(evs) > 0 {
+				n := 1 + r.IntN(min(len(evs), 5))
+				h.feed(evs[:n]...)
+				evs = evs[n:]
+			}
+		}
+		state := func(evs []tev) (map[string]string, map[string][]string) {
+			of, docs := map[string]string{}, map[string][]string{}
+			for _, e := range evs {
+				for _, d := range e.docs {
+					if _, ok := of[d]; !ok {
+						id := h.person(d).PersonID
+						of[d], docs[id] = id, append(docs[id], d)
+					}
+				}
+			}
+			return of, docs
+		}
+		feedShuffled(first)
+		of1, docs1 := state(first)
+		feedShuffled(second)
+		all := append(slices.Clone(first), second...)
+		checkState(t, h, all, fmt.Sprintf("seed %d", seed))
+		of2, docs2 := state(all)
+		// created: when each first-stage person began, as the earliest event
+		// naming one of its documents (true while no retraction split one).
+		createdAt := func(id string) [2]string {
+			best := [2]string{"~", "~"}
+			for _, e := range first {
+				for _, d := range e.docs {
+					if of1[d] == id {
+						k := [2]string{fmt.Sprintf("%08d", e.at), e.id}
+						if k[0] < best[0] || k[0] == best[0] && k[1] < best[1] {
+							best = k
+						}
+					}
+				}
+			}
+			return best
+		}
+		for id2, ds := range docs2 {
+			var olds []string // first-stage persons with documents here
+			for _, d := range ds {
+				if p, ok := of1[d]; ok && !slices.Contains(olds, p) {
+					olds = append(olds, p)
+				}
+			}
+			whole := true // every one of them lies wholly here
+			for _, p := range olds {
+				for _, d := range docs1[p] {
+					whole = whole && of2[d] == id2
+				}
+			}
+			switch {
+			case len(olds) == 1 && whole:
+				checked["grown"]++
+				if id2 != olds[0] {
+					t.Fatalf("seed %d: %v grew from %s but is %s now\nevents %v", seed, ds, olds[0], id2, all)
+				}
+			case len(olds) > 1 && whole:
+				checked["merged"]++
+				if !slices.Contains(olds, id2) {
+					t.Fatalf("seed %d: %v merged from %v but is %s", seed, ds, olds, id2)
+				}
+				if !retracting && !oneRetraction {
+					slices.SortFunc(olds, func(a, b string) int { // ties (one event made both): by id
+						return strings.Compare(fmt.Sprint(createdAt(a), a), fmt.Sprint(createdAt(b), b))
+					})
+					if id2 != olds[0] {
+						t.Fatalf("seed %d: %v merged from %v keeps %s, not the first created\nevents %v", seed, ds, olds, id2, all)
+					}
+				}
+			}
+		}
+		if !oneRetraction {
+			continue
+		}
+		for id1, ds := range docs1 {
+			count := map[string]int{}
+			pure := true // each part holds documents of this person only
+			for _, d := range ds {
+				count[of2[d]]++
+			}
+			if len(count) < 2 {
+				continue
+			}
+			for part := range count {
+				for _, d := range docs2[part] {
+					if p, ok := of1[d]; ok && p != id1 {
+						pure = false
+					}
+				}
+			}
+			best, unique := "", true
+			for part, n := range count {
+				switch {
+				case best == "" || n > count[best]:
+					best, unique = part, true
+				case n == count[best]:
+					unique = false
+				}
+			}
+			if pure && unique {
+				checked["split"]++
+				if best != id1 {
+					t.Fatalf("seed %d: %s split, its largest part %v is %s\nevents %v", seed, id1, docs2[best], best, all)
+				}
+			}
+		}
+	}
+	t.Logf("cases checked: %v", checked)
+	for _, k := range []string{"grown", "merged", "split"} {
+		if checked[k] == 0 {
+			t.Errorf("no %s case was generated", k)
 		}
 	}
 }

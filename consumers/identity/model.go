@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"github.com/idlink/idlink/schemas"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -178,11 +180,10 @@ type Person struct {
 	ID   string
 	Docs []int // indices into Cluster.Docs, ascending
 
-	created   key
-	live      bool     // not merged into another
+	created   key      // when its id was made: a merge keeps the earliest
+	live      bool     // not merged away, nor replaced when a retraction re-decided
 	docs      []int    // while replaying: its documents, in no order
-	evidence  []int    // accepted, unretracted events linking its docs
-	birthDate []string // distinct
+	birthDate []string // distinct: its documents' and its applied events'
 }
 
 func (p *Person) addBirth(bd string) {
@@ -209,18 +210,18 @@ type Conflict struct {
 	EventID   string
 	At        int64
 	Reason    string
-	PersonIDs []string // the persons the event would have merged (both sides)
+	PersonIDs []string // the persons holding the event's documents (both sides), sorted
 	Docs      []int    // the event's documents
 }
 
 // Change is one identity change, with a deterministic ID.
 type Change struct {
 	ID       string
-	Kind     string // created, merged, split, conflict_held
+	Kind     string // one of the schemas.Change* kinds
 	EventID  string
 	At       int64
 	PersonID string
-	Others   []string // merged: ids merged away; split: the new parts
+	Others   []string // merged: ids merged away; split: the new parts; conflicts: both sides
 	Reason   string
 }
 
@@ -230,7 +231,7 @@ type Outcome struct {
 	PersonOf  []string           // per document index
 	Persons   map[string]*Person // live persons by id (set when the replay ends)
 	Alias     map[string]string  // merged-away id -> live id
-	Conflicts []Conflict
+	Conflicts []Conflict         // the events held back in this state, in replay order
 	Changes   []Change
 
 	c       *Cluster
@@ -299,13 +300,23 @@ const (
 
 // Replay resolves a cluster from scratch. The result depends only on the set
 // of events in the cluster, never on the order they were added.
+//
+// Events apply in (occurred_at, event_id) order. A retraction withdraws the
+// event it names as if that event had never linked anything: when the
+// withdrawn event sorts before the retraction and had changed the state, the
+// state at the retraction becomes the replay of every event up to it without
+// the withdrawn one (so events held back may now apply and applied ones may
+// now be held), and person ids carry over to it as a split or a merge would
+// (see redecide).
 func Replay(c *Cluster) *Outcome { return replay(c, -1, nil) }
 
 // Event flags of a replay.
 const (
 	evApplied   = 1 << iota // applied so far
-	evAccepted              // its links were made (and not retracted)
+	evAccepted              // its links were made
 	evRetracted             // withdrawn by a retraction
+	evHeld                  // held back as a conflict
+	evNoop                  // accepted, but it changed nothing: withdrawing it changes nothing
 )
 
 // replay is Replay; if snap is set, it is also called with the outcome so far
@@ -326,24 +337,17 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 		return 0
 	})
 
-	r := &replayer{
-		c:      c,
-		docKey: make([]key, len(c.Docs)),
-		owner:  make([]*Person, len(c.Docs)),
-		flags:  make([]uint8, len(c.Events)),
-		slab:   make([]Person, 0, len(c.Docs)+1),
-		out: &Outcome{
-			PersonOf: make([]string, len(c.Docs)),
-			c:        c,
-		},
-	}
+	r := newReplayer(c, order, false)
 	for j, i := range order {
 		if j == n && snap != nil {
+			r.out.Conflicts = r.conflictsNow()
 			snap(r.out)
 		}
+		r.pos = j
 		r.apply(int(i))
 	}
 	if n == len(order) && snap != nil {
+		r.out.Conflicts = r.conflictsNow()
 		snap(r.out)
 	}
 	// Documents named by no event (never happens for stored clusters) would
@@ -353,6 +357,7 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 			r.newPerson(PersonID("", c.Docs[i].Token), key{}, []int{i})
 		}
 	}
+	r.out.Conflicts = r.conflictsNow()
 	r.out.Persons = make(map[string]*Person, len(r.out.created))
 	for _, p := range r.out.created {
 		if p.live {
@@ -386,17 +391,17 @@ func (c *Cluster) after(n int) bool {
 
 // prior is what a batch needs of the state before it: the changes already
 // published, each document's person, every person id (live or merged away)
-// and the held conflicts.
+// and the held conflicts' records.
 type prior struct {
 	changes   map[string]bool
 	person    map[string]string // token -> live person
 	ids       map[string]bool
-	conflicts map[string]bool
+	conflicts map[string]string // event id -> conflictJSON
 }
 
 // newPrior returns an empty prior; add records outcomes in it.
 func newPrior() *prior {
-	return &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]bool{}}
+	return &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]string{}}
 }
 
 // add records an outcome of cluster c (possibly part way through a replay:
@@ -413,17 +418,21 @@ func (p *prior) add(c *Cluster, o *Outcome) {
 	for _, q := range o.created {
 		p.ids[q.ID] = true
 	}
-	for _, cf := range o.Conflicts {
-		p.conflicts[cf.EventID] = true
+	for i := range o.Conflicts {
+		p.conflicts[o.Conflicts[i].EventID] = string(conflictJSON(c, &o.Conflicts[i]))
 	}
 }
 
 type replayer struct {
 	c      *Cluster
-	docKey []key     // when each document was first seen
-	owner  []*Person // each document's live person, nil before its first event
-	flags  []uint8   // per event: evApplied, evAccepted, evRetracted
-	slab   []Person  // persons are allocated from here
+	order  []int32 // event indices in replay order
+	pos    int     // the position in order being applied
+	flat   bool    // re-deciding: no changes recorded, retractions already marked
+	docKey []key   // when each document was first seen
+	owner  []*Person
+	flags  []uint8 // per event: evApplied, evAccepted, ...
+	held   []heldEvent
+	slab   []Person // persons are allocated from here
 	out    *Outcome
 
 	newDocs []int     // scratch of apply
@@ -431,8 +440,27 @@ type replayer struct {
 	holders []holder  // scratch of conflict
 }
 
+// heldEvent is an event held back, and why.
+type heldEvent struct {
+	ev     int32
+	reason string
+}
+
 // holder is a single-holder document type and the token seen for it.
 type holder struct{ typ, tok string }
+
+func newReplayer(c *Cluster, order []int32, flat bool) *replayer {
+	return &replayer{
+		c:      c,
+		order:  order,
+		flat:   flat,
+		docKey: make([]key, len(c.Docs)),
+		owner:  make([]*Person, len(c.Docs)),
+		flags:  make([]uint8, len(c.Events)),
+		slab:   make([]Person, 0, len(c.Docs)+1),
+		out:    &Outcome{PersonOf: make([]string, len(c.Docs)), c: c},
+	}
+}
 
 func (r *replayer) newPerson(id string, k key, docs []int) *Person {
 	if len(r.slab) == cap(r.slab) {
@@ -452,12 +480,18 @@ func (r *replayer) newPerson(id string, k key, docs []int) *Person {
 	return p
 }
 
+func (r *replayer) change(ch Change) {
+	if !r.flat {
+		r.out.Changes = append(r.out.Changes, ch)
+	}
+}
+
 // singletons gives every new document of an event a person of its own.
 func (r *replayer) singletons(e *Event, k key, newDocs []int) {
 	for _, d := range newDocs {
 		id := PersonID(e.ID, r.c.Docs[d].Token)
 		r.newPerson(id, k, []int{d})
-		r.out.Changes = append(r.out.Changes, Change{ID: changeID("created", e.ID, id, nil), Kind: "created", EventID: e.ID, At: e.At, PersonID: id})
+		r.change(Change{ID: changeID(schemas.ChangeCreated, e.ID, id, nil), Kind: schemas.ChangeCreated, EventID: e.ID, At: e.At, PersonID: id})
 	}
 }
 
@@ -485,7 +519,9 @@ func (r *replayer) apply(i int) {
 	}
 	if e.Retract {
 		r.singletons(e, k, newDocs)
-		r.retract(e)
+		if !r.flat { // a re-decision starts with every retraction's target marked
+			r.retract(e)
+		}
 		return
 	}
 	if len(e.Docs) == 0 { // only a retraction may name no document
@@ -496,60 +532,37 @@ func (r *replayer) apply(i int) {
 		return
 	}
 	if reason := r.conflict(e, persons, newDocs); reason != "" {
-		ids := make([]string, len(persons))
-		for j, p := range persons {
-			ids[j] = p.ID
-		}
-		sort.Strings(ids)
 		r.singletons(e, k, newDocs)
-		r.out.Conflicts = append(r.out.Conflicts, Conflict{EventID: e.ID, At: e.At, Reason: reason, PersonIDs: ids, Docs: append([]int(nil), e.Docs...)})
-		pid := ""
-		if len(ids) > 0 {
-			pid = ids[0]
+		r.flags[i] |= evHeld
+		r.held = append(r.held, heldEvent{int32(i), reason})
+		if !r.flat {
+			r.change(r.conflictChange(schemas.ChangeConflictHeld, e, reason, nil))
 		}
-		r.out.Changes = append(r.out.Changes, Change{ID: changeID("conflict_held", e.ID, pid, ids), Kind: "conflict_held", EventID: e.ID, At: e.At, PersonID: pid, Others: ids, Reason: reason})
 		return
 	}
 	r.flags[i] |= evAccepted
+	if len(newDocs) == 0 && len(persons) == 1 && (e.BirthDate == "" || slices.Contains(persons[0].birthDate, e.BirthDate)) {
+		r.flags[i] |= evNoop
+		return
+	}
 	var surv *Person
 	if len(persons) == 0 {
 		id := PersonID(e.ID, r.c.Docs[newDocs[0]].Token)
 		surv = r.newPerson(id, k, nil)
-		r.out.Changes = append(r.out.Changes, Change{ID: changeID("created", e.ID, id, nil), Kind: "created", EventID: e.ID, At: e.At, PersonID: id})
+		r.change(Change{ID: changeID(schemas.ChangeCreated, e.ID, id, nil), Kind: schemas.ChangeCreated, EventID: e.ID, At: e.At, PersonID: id})
 	} else {
 		if len(persons) > 1 {
-			slices.SortFunc(persons, func(a, b *Person) int {
-				if a.created != b.created {
-					if a.created.less(b.created) {
-						return -1
-					}
-					return 1
-				}
-				return strings.Compare(a.ID, b.ID)
-			})
+			slices.SortFunc(persons, byCreation)
 		}
 		surv = persons[0]
 		var gone []string
 		for _, p := range persons[1:] {
 			gone = append(gone, p.ID)
-			for _, d := range p.docs {
-				r.owner[d] = surv
-				r.out.PersonOf[d] = surv.ID
-			}
-			surv.docs = append(surv.docs, p.docs...)
-			surv.evidence = append(surv.evidence, p.evidence...)
-			for _, bd := range p.birthDate {
-				surv.addBirth(bd)
-			}
-			p.live, p.docs, p.evidence, p.birthDate = false, nil, nil, nil
-			if r.out.Alias == nil {
-				r.out.Alias = map[string]string{}
-			}
-			r.out.Alias[p.ID] = surv.ID
+			r.mergeInto(surv, p)
 		}
-		if len(gone) > 0 {
+		if len(gone) > 0 && !r.flat {
 			sort.Strings(gone)
-			r.out.Changes = append(r.out.Changes, Change{ID: changeID("merged", e.ID, surv.ID, gone), Kind: "merged", EventID: e.ID, At: e.At, PersonID: surv.ID, Others: gone})
+			r.change(Change{ID: changeID(schemas.ChangeMerged, e.ID, surv.ID, gone), Kind: schemas.ChangeMerged, EventID: e.ID, At: e.At, PersonID: surv.ID, Others: gone})
 		}
 	}
 	for _, d := range newDocs {
@@ -559,7 +572,83 @@ func (r *replayer) apply(i int) {
 		surv.addBirth(r.c.Docs[d].BirthDate)
 	}
 	surv.addBirth(e.BirthDate)
-	surv.evidence = append(surv.evidence, i)
+}
+
+// byCreation orders persons by when their ids were made: the first is the
+// survivor of a merge.
+func byCreation(a, b *Person) int {
+	if a.created != b.created {
+		if a.created.less(b.created) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// mergeInto moves p's documents and birth dates to surv; p's id becomes an
+// alias of surv's.
+func (r *replayer) mergeInto(surv, p *Person) {
+	for _, d := range p.docs {
+		r.owner[d] = surv
+		r.out.PersonOf[d] = surv.ID
+	}
+	surv.docs = append(surv.docs, p.docs...)
+	for _, bd := range p.birthDate {
+		surv.addBirth(bd)
+	}
+	p.live, p.docs, p.birthDate = false, nil, nil
+	r.alias(p.ID, surv.ID)
+}
+
+func (r *replayer) alias(from, to string) {
+	if r.out.Alias == nil {
+		r.out.Alias = map[string]string{}
+	}
+	r.out.Alias[from] = to
+}
+
+// ownersOf returns the distinct persons holding docs, sorted.
+func (r *replayer) ownersOf(docs []int) []string {
+	ids := make([]string, 0, len(docs))
+	for _, d := range docs {
+		if p := r.owner[d]; p != nil && !slices.Contains(ids, p.ID) {
+			ids = append(ids, p.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// conflictChange is a conflict_held or conflict_released change of event e,
+// naming the persons now holding its documents. cause is the retraction that
+// re-decided e, or nil when e is held as it applies.
+func (r *replayer) conflictChange(kind string, e *Event, reason string, cause *Event) Change {
+	ids := r.ownersOf(e.Docs)
+	pid := ""
+	if len(ids) > 0 {
+		pid = ids[0]
+	}
+	ch := Change{Kind: kind, EventID: e.ID, At: e.At, PersonID: pid, Others: ids, Reason: reason}
+	idOf := e.ID
+	if cause != nil {
+		idOf, ch.At = e.ID+"\x00"+cause.ID, cause.At
+	}
+	ch.ID = changeID(kind, idOf, pid, ids)
+	return ch
+}
+
+// conflictsNow lists the events held back in the state so far.
+func (r *replayer) conflictsNow() []Conflict {
+	if len(r.held) == 0 {
+		return nil
+	}
+	out := make([]Conflict, len(r.held))
+	for j, h := range r.held {
+		e := &r.c.Events[h.ev]
+		out[j] = Conflict{EventID: e.ID, At: e.At, Reason: h.reason, PersonIDs: r.ownersOf(e.Docs), Docs: slices.Clone(e.Docs)}
+	}
+	return out
 }
 
 // conflict returns why linking e's documents would be wrong, or "". When
@@ -616,93 +705,167 @@ func (r *replayer) conflict(e *Event, persons []*Person, newDocs []int) string {
 	return ""
 }
 
-// retract withdraws the evidence of e.Retracts and splits what no longer
-// holds together.
+// retract withdraws the event e names. An event that sorts after e links
+// nothing when it applies; a held one leaves the conflicts; one that changed
+// the state makes the state be decided again without it (redecide).
 func (r *replayer) retract(e *Event) {
 	t := r.c.EventIndex(e.Retracts)
-	if t < 0 {
-		return // not in the cluster: nothing to withdraw
+	if t < 0 || r.flags[t]&evRetracted != 0 {
+		return // not in the cluster, or withdrawn already
 	}
-	if r.flags[t]&evApplied == 0 { // applied later in order: it will link nothing
-		r.flags[t] |= evRetracted
-		return
+	f := r.flags[t]
+	r.flags[t] |= evRetracted
+	switch {
+	case f&evApplied == 0: // sorts after e
+	case f&evHeld != 0:
+		r.flags[t] &^= evHeld
+		reason := ""
+		r.held = slices.DeleteFunc(r.held, func(h heldEvent) bool {
+			if int(h.ev) == t {
+				reason = h.reason
+				return true
+			}
+			return false
+		})
+		r.change(r.conflictChange(schemas.ChangeConflictReleased, &r.c.Events[t], reason, e))
+	case f&evAccepted == 0 || f&evNoop != 0: // linked nothing, or changed nothing
+	default:
+		r.redecide(e)
 	}
-	if r.flags[t]&evAccepted == 0 || r.flags[t]&evRetracted != 0 {
-		r.flags[t] |= evRetracted
-		return
-	}
-	r.flags[t] = r.flags[t]&^evAccepted | evRetracted
-	target := &r.c.Events[t]
-	p := r.owner[target.Docs[0]]
-	p.evidence = slices.DeleteFunc(p.evidence, func(ev int) bool { return ev == t })
+}
 
-	// Connected components of p's documents under the remaining evidence.
-	parent := map[int]int{}
-	find := func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
+// redecide replaces the state with the replay of every event up to cause
+// (the retraction being applied) with every withdrawn event linking nothing,
+// and carries the person ids over:
+//   - each person keeps its id in the new person holding most of its
+//     documents (a tie goes to the one holding its earliest-seen document);
+//   - a new person claimed by several keeps the id first created, the others
+//     become aliases of it (a merge);
+//   - a new person claimed by none (a split's new part) takes the id the
+//     replay gave it, unless a person still holds that id: then it is named
+//     after cause and its smallest token. Either way it counts as created
+//     at cause, so in a later merge every person older than the split wins.
+//
+// Changes record the splits, the merges, and every event held or no longer
+// held.
+func (r *replayer) redecide(cause *Event) {
+	k := key{cause.At, cause.ID}
+	f := newReplayer(r.c, r.order, true)
+	for i, fl := range r.flags {
+		f.flags[i] = fl & evRetracted
+	}
+	for _, i := range r.order[:r.pos+1] {
+		f.apply(int(i))
+	}
+
+	var olds, news []*Person
+	for _, p := range r.out.created {
+		if p.live {
+			olds = append(olds, p)
 		}
-		return x
 	}
-	for _, d := range p.docs {
-		parent[d] = d
+	newIdx := make(map[*Person]int)
+	for _, p := range f.out.created {
+		if p.live {
+			newIdx[p] = len(news)
+			news = append(news, p)
+		}
 	}
-	for _, ev := range p.evidence {
-		docs := r.c.Events[ev].Docs
-		for _, d := range docs[1:] {
-			a, b := find(docs[0]), find(d)
-			if a != b {
-				parent[a] = b
+	liveOld := make(map[string]bool, len(olds))
+	claim := make([]int, len(olds))   // the new person each old one's id goes to
+	parts := make([][]int, len(olds)) // the new persons holding each old one's documents
+	claimers := make([][]*Person, len(news))
+	for oi, p := range olds {
+		liveOld[p.ID] = true
+		count := map[int]int{}
+		first := map[int]int{} // the earliest-seen of p's documents in each part
+		for _, d := range p.docs {
+			j := newIdx[f.owner[d]]
+			if _, ok := count[j]; !ok {
+				parts[oi] = append(parts[oi], j)
+				first[j] = d
+			} else if r.docLess(d, first[j]) {
+				first[j] = d
+			}
+			count[j]++
+		}
+		best := parts[oi][0]
+		for _, j := range parts[oi][1:] {
+			if count[j] > count[best] || count[j] == count[best] && r.docLess(first[j], first[best]) {
+				best = j
 			}
 		}
+		claim[oi] = best
+		claimers[best] = append(claimers[best], p)
 	}
-	comps := map[int][]int{}
-	for _, d := range p.docs {
-		root := find(d)
-		comps[root] = append(comps[root], d)
-	}
-	parts := make([][]int, 0, len(comps))
-	for _, c := range comps {
-		sort.Slice(c, func(a, b int) bool { return r.docLess(c[a], c[b]) })
-		parts = append(parts, c)
-	}
-	// The part holding the most documents keeps the id; ties go to the part
-	// holding the earliest-seen document.
-	sort.Slice(parts, func(a, b int) bool {
-		if len(parts[a]) != len(parts[b]) {
-			return len(parts[a]) > len(parts[b])
+	ids := make([]string, len(news))
+	for j, n := range news {
+		switch cl := claimers[j]; {
+		case len(cl) > 0:
+			slices.SortFunc(cl, byCreation)
+			ids[j], n.created = cl[0].ID, cl[0].created // n is discarded below
+		case !liveOld[n.ID]:
+			ids[j], n.created = n.ID, k
+			delete(r.out.Alias, n.ID)
+		default:
+			minTok := r.c.Docs[n.docs[0]].Token
+			for _, d := range n.docs[1:] {
+				minTok = min(minTok, r.c.Docs[d].Token)
+			}
+			ids[j], n.created = PersonID(cause.ID, minTok), k
 		}
-		return r.docLess(parts[a][0], parts[b][0])
-	})
-	evidence := p.evidence
-	var news []*Person
-	k := key{e.At, e.ID}
-	for _, part := range parts[1:] {
-		minTok := r.c.Docs[part[0]].Token
-		for _, d := range part {
-			if r.c.Docs[d].Token < minTok {
-				minTok = r.c.Docs[d].Token
+	}
+	for _, p := range olds {
+		p.live = false
+	}
+	for j, n := range news {
+		p := r.newPerson(ids[j], n.created, n.docs)
+		p.birthDate = slices.Clone(n.birthDate)
+	}
+	for j := range news {
+		cl := claimers[j]
+		if len(cl) < 2 {
+			continue
+		}
+		gone := make([]string, 0, len(cl)-1)
+		for _, p := range cl[1:] {
+			gone = append(gone, p.ID)
+			r.alias(p.ID, ids[j])
+		}
+		sort.Strings(gone)
+		r.change(Change{ID: changeID(schemas.ChangeMerged, cause.ID, ids[j], gone), Kind: schemas.ChangeMerged, EventID: cause.ID, At: cause.At, PersonID: ids[j], Others: gone})
+	}
+	for oi := range olds {
+		if len(parts[oi]) < 2 {
+			continue
+		}
+		pid := ids[claim[oi]]
+		others := make([]string, 0, len(parts[oi])-1)
+		for _, j := range parts[oi] {
+			if j != claim[oi] {
+				others = append(others, ids[j])
 			}
 		}
-		news = append(news, r.newPerson(PersonID(e.ID, minTok), k, part))
+		sort.Strings(others)
+		r.change(Change{ID: changeID(schemas.ChangeSplit, cause.ID, pid, others), Kind: schemas.ChangeSplit, EventID: cause.ID, At: cause.At, PersonID: pid, Others: others})
 	}
-	if len(news) > 0 {
-		p.docs = slices.DeleteFunc(p.docs, func(d int) bool { return r.owner[d] != p })
+	nowHeld := make(map[int32]bool, len(f.held))
+	for _, h := range f.held {
+		nowHeld[h.ev] = true
 	}
-	// Rebuild evidence and birth dates of every part.
-	r.rebuild(p, evidence)
-	for _, np := range news {
-		r.rebuild(np, evidence)
-	}
-	if len(news) > 0 {
-		newIDs := make([]string, len(news))
-		for j, np := range news {
-			newIDs[j] = np.ID
+	wasHeld := make(map[int32]bool, len(r.held))
+	for _, h := range r.held {
+		wasHeld[h.ev] = true
+		if !nowHeld[h.ev] {
+			r.change(r.conflictChange(schemas.ChangeConflictReleased, &r.c.Events[h.ev], h.reason, cause))
 		}
-		sort.Strings(newIDs)
-		r.out.Changes = append(r.out.Changes, Change{ID: changeID("split", e.ID, p.ID, newIDs), Kind: "split", EventID: e.ID, At: e.At, PersonID: p.ID, Others: newIDs})
 	}
+	for _, h := range f.held {
+		if !wasHeld[h.ev] {
+			r.change(r.conflictChange(schemas.ChangeConflictHeld, &r.c.Events[h.ev], h.reason, cause))
+		}
+	}
+	r.held, r.flags = f.held, f.flags
 }
 
 // docLess orders documents by when they were first seen, then by token.
@@ -711,21 +874,4 @@ func (r *replayer) docLess(a, b int) bool {
 		return r.docKey[a].less(r.docKey[b])
 	}
 	return r.c.Docs[a].Token < r.c.Docs[b].Token
-}
-
-// rebuild recomputes a person's evidence and birth dates from what remains
-// (evidence is the evidence of the person split; it is not modified).
-func (r *replayer) rebuild(p *Person, evidence []int) {
-	p.evidence = nil
-	p.birthDate = nil
-	for _, d := range p.docs {
-		p.addBirth(r.c.Docs[d].BirthDate)
-	}
-	for _, ev := range evidence {
-		e := &r.c.Events[ev]
-		if r.owner[e.Docs[0]] == p {
-			p.evidence = append(p.evidence, ev)
-			p.addBirth(e.BirthDate)
-		}
-	}
 }

@@ -588,14 +588,13 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			w.Persons[a] = base.ID
 		}
 	}
+	// A held event's record is written when it is new or names other
+	// persons now, and deleted once the event is no longer held.
 	newConflicts := map[string]bool{}
-	for _, cf := range out.Conflicts {
+	for i := range out.Conflicts {
+		cf := &out.Conflicts[i]
 		newConflicts[cf.EventID] = true
-		if !oldConflicts[cf.EventID] || renamed {
-			rec, err := json.Marshal(conflictRecord(base, &cf))
-			if err != nil {
-				return nil, fmt.Errorf("encoding conflict: %w", err)
-			}
+		if rec := conflictJSON(base, cf); renamed || oldConflicts[cf.EventID] != string(rec) {
 			w.SetConflict[cf.EventID] = rec
 		}
 	}
@@ -644,7 +643,7 @@ func (r *Resolver) changes(c *Cluster, out *Outcome, oldChanges map[string]bool,
 	}
 	sort.Strings(moved)
 	for _, p := range moved {
-		ch := Change{ID: changeID("reassigned", strconv.FormatInt(c.Rev, 10), p, nil), Kind: "reassigned", PersonID: p}
+		ch := Change{ID: changeID(schemas.ChangeReassigned, strconv.FormatInt(c.Rev, 10), p, nil), Kind: schemas.ChangeReassigned, PersonID: p}
 		changes = append(changes, mk(ch))
 	}
 	msgs := make([]kafka.Message, 0, len(changes))
@@ -679,6 +678,12 @@ type ConflictRecord struct {
 type DocumentSummary struct {
 	Type  string `json:"type"`
 	Token string `json:"token"`
+}
+
+// conflictJSON is the record of cf as `idlink conflicts` reads it.
+func conflictJSON(c *Cluster, cf *Conflict) []byte {
+	b, _ := json.Marshal(conflictRecord(c, cf)) // strings and slices of them: never an error
+	return b
 }
 
 func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
