@@ -24,7 +24,18 @@ const blobVersion = 1
 
 var epoch = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var docTypes = documents.Types()
+// docTypes is the stored code of every document type: its index. Codes are
+// frozen, since every stored cluster holds them: a new type is appended,
+// and no entry is ever moved or reused (TestTypeCodesAreFrozen).
+var docTypes = [...]documents.Type{
+	0: documents.ResidencePermit,
+	1: documents.MainlandID,
+	2: documents.MainlandTravelPermit,
+	3: documents.TaiwanTravelPermit,
+	4: documents.HKID,
+	5: documents.MacaoID,
+	6: documents.Passport,
+}
 
 func typeCode(t string) (byte, bool) {
 	for i, d := range docTypes {

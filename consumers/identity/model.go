@@ -1,13 +1,14 @@
 package identity
 
 import (
-	"github.com/idlink/idlink/schemas"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/schemas"
 )
 
 // Doc is one document of a cluster: its token, type and, for residence
@@ -659,7 +660,7 @@ func (r *replayer) conflict(e *Event, persons []*Person, newDocs []int) string {
 	typeConflict := ""
 	check := func(d int) {
 		doc := &r.c.Docs[d]
-		if doc.Type == "passport" {
+		if !documents.Type(doc.Type).SingleHolder() {
 			return
 		}
 		for j := range holders {

@@ -1,0 +1,69 @@
+package identity
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/idlink/idlink/documents"
+)
+
+// Every stored cluster names document types by these codes: they never
+// change, and a new type takes the next one.
+func TestTypeCodesAreFrozen(t *testing.T) {
+	want := []string{"residence_permit", "mainland_id", "mainland_travel_permit", "taiwan_travel_permit", "hkid", "macao_id", "passport"}
+	for code, name := range want {
+		got, ok := typeCode(name)
+		if !ok || int(got) != code {
+			t.Errorf("typeCode(%s) = %d, %v; stored clusters use %d", name, got, ok, code)
+		}
+	}
+	if len(docTypes) < len(want) {
+		t.Fatalf("%d codes, want at least %d", len(docTypes), len(want))
+	}
+	for _, typ := range documents.Types() {
+		if _, ok := typeCode(string(typ)); !ok {
+			t.Errorf("document type %s has no stored code: append one to docTypes", typ)
+		}
+	}
+}
+
+// testdata/cluster-v1.hex was written by the encoder as it was before the
+// codes were frozen (fcbcc29); it must decode to the same cluster forever.
+func TestOldBlobDecodes(t *testing.T) {
+	raw, err := os.ReadFile("testdata/cluster-v1.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := UnmarshalCluster("c1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []Doc{
+		{Token: tok("R0"), Type: "residence_permit", BirthDate: "1990-01-01"},
+		{Token: tok("I1"), Type: "mainland_id", BirthDate: "1985-12-31"},
+		{Token: tok("M1"), Type: "mainland_travel_permit"},
+		{Token: tok("T1"), Type: "taiwan_travel_permit"},
+		{Token: tok("H1"), Type: "hkid"},
+		{Token: tok("O1"), Type: "macao_id"},
+		{Token: tok("P1"), Type: "passport"},
+	}
+	events := []Event{
+		{ID: "e1", At: 1700000000000000, BirthDate: "1990-01-01", Docs: []int{0, 2, 6}},
+		{ID: "e2", At: 1700000000000001, Docs: []int{1, 3, 4, 5}},
+		{ID: "r1", At: 1700000000000002, Retract: true, Retracts: "e2", Docs: []int{}},
+	}
+	if c.Rev != 3 || fmt.Sprint(c.Docs) != fmt.Sprint(docs) || fmt.Sprint(c.Events) != fmt.Sprint(events) {
+		t.Fatalf("decoded\n%v\n%v\n%d", c.Docs, c.Events, c.Rev)
+	}
+	again, err := c.MarshalBinary()
+	if err != nil || hex.EncodeToString(again) != hex.EncodeToString(b) {
+		t.Fatalf("re-encoding differs (%v)", err)
+	}
+}
