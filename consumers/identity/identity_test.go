@@ -54,10 +54,11 @@ type tev struct {
 	docs     []string
 	bd       string
 	retracts string
+	zone     int // occurred_at's UTC offset in hours: the same instant in any offset is the same time
 }
 
 func (e tev) event() *schemas.Event {
-	ev := &schemas.Event{EventID: e.id, Type: "identity.verified", Agency: "nia", OccurredAt: time.Unix(int64(e.at), 0).UTC(), BirthDate: e.bd}
+	ev := &schemas.Event{EventID: e.id, Type: "identity.verified", Agency: "nia", OccurredAt: time.Unix(int64(e.at), 0).In(time.FixedZone("", e.zone*3600)), BirthDate: e.bd}
 	if e.retracts != "" {
 		ev.Type, ev.Attrs = "link.retracted", map[string]string{"retracts": e.retracts}
 	}
@@ -519,7 +520,7 @@ func randomEvents(r *rand.Rand, n int) []tev {
 	births := []string{"", "", "", "1990-01-01", "1991-01-01"}
 	var evs []tev
 	for i := 0; i < n; i++ {
-		e := tev{id: fmt.Sprintf("e%03d", i), at: r.IntN(n / 2)}
+		e := tev{id: fmt.Sprintf("e%03d", i), at: r.IntN(n / 2), zone: r.IntN(3)*8 - 8}
 		if i > 2 && r.IntN(6) == 0 {
 			target := r.IntN(min(i+3, n)) // now and then an event not made yet
 			e.retracts = fmt.Sprintf("e%03d", target)

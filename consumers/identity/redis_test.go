@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,29 @@ func concurrentRun(t *testing.T, rdb redis.UniversalClient, prefix string, seed 
 	}
 	if len(cs) != len(want.Conflicts) {
 		t.Fatalf("seed %d: %d conflicts, want %d", seed, len(cs), len(want.Conflicts))
+	}
+	// And the contract's reference agrees: same persons, same events held.
+	wantPart, wantConf := reference(events)
+	h.store = store
+	canon := map[string]string{}
+	var names []string
+	for d := range wantPart {
+		names = append(names, d)
+	}
+	slices.Sort(names)
+	for _, d := range names {
+		id := h.person(d).PersonID
+		if _, ok := canon[id]; !ok {
+			canon[id] = d
+		}
+		if canon[id] != wantPart[d] {
+			t.Fatalf("seed %d: %s grouped with %s, the reference says %s", seed, d, canon[id], wantPart[d])
+		}
+	}
+	for _, c := range cs {
+		if !wantConf[c.EventID] {
+			t.Fatalf("seed %d: %s held, the reference does not hold it", seed, c.EventID)
+		}
 	}
 }
 
