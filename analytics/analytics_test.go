@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,6 +130,114 @@ func TestUnknownChannels(t *testing.T) {
 		}
 	}
 	compareReports(ctx, t, s, readExpected(t, "sqlcheck/expected_channels.json"))
+}
+
+// TestServiceReports adds sqlcheck/fixture_services.sql (outcomes of
+// several services, activations with regions, one more person) to the
+// fixtures before it, as check.py does, and compares the reports in
+// sqlcheck/expected_services.json: through Store.Report and with each
+// report's file run as is by clickhouse-client.
+func TestServiceReports(t *testing.T) {
+	ctx := ctxT(t)
+	cfg := analyticstest.Config(t)
+	s := analyticstest.Store(t, cfg)
+	for _, f := range []string{"sqlcheck/fixture.sql", "sqlcheck/fixture_channels.sql", "sqlcheck/fixture_services.sql"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := analyticstest.LoadSQL(ctx, s, string(b)); err != nil {
+			t.Fatalf("loading %s: %v", f, err)
+		}
+	}
+	expected := readExpected(t, "sqlcheck/expected_services.json")
+	compareReports(ctx, t, s, expected)
+	for _, name := range sortedKeys(expected) {
+		t.Run(name+"/clickhouse-client", func(t *testing.T) {
+			query, err := os.ReadFile("reports/" + name + ".sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.CommandContext(ctx, "clickhouse-client", "--host", host(t, cfg.ClickHouseAddr), "--port", port(t, cfg.ClickHouseAddr),
+				"--user", cfg.ClickHouseUser, "--database", s.Database(), "--format", "TabSeparatedWithNames")
+			cmd.Args = append(cmd.Args, "--password", cfg.ClickHousePassword)
+			cmd.Stdin = bytes.NewReader(query)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("clickhouse-client < reports/%s.sql: %v: %s", name, err, stderr.String())
+			}
+			if want := expectedTSV(t, expected[name]); string(out) != want {
+				t.Fatalf("clickhouse-client < reports/%s.sql:\n got\n%s\n want\n%s", name, out, want)
+			}
+		})
+	}
+}
+
+// expectedTSV renders expected rows (a JSON array of objects) the way
+// clickhouse-client prints them with --format TabSeparatedWithNames: a
+// header line of column names, then one line per row; numbers as JSON
+// wrote them (no string in these fixtures needs escaping).
+func expectedTSV(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var rows []json.RawMessage
+	if err := dec.Decode(&rows); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		keys, vals := objectInOrder(t, r)
+		if i == 0 {
+			b.WriteString(strings.Join(keys, "\t") + "\n")
+		}
+		b.WriteString(strings.Join(vals, "\t") + "\n")
+	}
+	return b.String()
+}
+
+// objectInOrder returns a JSON object's keys in the order written and its
+// values as text: strings unquoted, numbers as written.
+func objectInOrder(t *testing.T, raw json.RawMessage) (keys, vals []string) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("want a JSON object, got %s", raw)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		vals = append(vals, fmt.Sprint(v))
+	}
+	return keys, vals
+}
+
+func host(t *testing.T, addr string) string {
+	t.Helper()
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("CLICKHOUSE_ADDR=%s: %v", addr, err)
+	}
+	return h
+}
+
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("CLICKHOUSE_ADDR=%s: %v", addr, err)
+	}
+	return p
 }
 
 func readExpected(t *testing.T, path string) map[string]json.RawMessage {

@@ -126,6 +126,30 @@ func TestReportFiles(t *testing.T) {
 	}
 }
 
+// TestPlainReports checks that the reports written as plain SQL have no
+// blocks for ExpandBlocks: idlink sends each file's statement exactly as
+// clickhouse-client runs it.
+func TestPlainReports(t *testing.T) {
+	for _, name := range []string{"service-acceptance", "blocked-but-linked", "activations-by-region"} {
+		b, err := reportsFS.ReadFile("reports/" + name + ".sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "--@") {
+				t.Errorf("reports/%s.sql line %d: %q is a template block; this report is plain SQL", name, i+1, line)
+			}
+		}
+		q, err := ReportSQL(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stmts := SplitStatements(string(b)); len(stmts) != 1 || stmts[0] != q {
+			t.Errorf("reports/%s.sql: ReportSQL differs from the file's one statement", name)
+		}
+	}
+}
+
 // TestInsertColumnsMatchFixture ties the Go INSERT column lists to
 // sqlcheck/fixture.sql, which check.py runs on current ClickHouse and
 // TestFixtureReports on 18.16.

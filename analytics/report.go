@@ -27,13 +27,16 @@ type report struct {
 	columns []string
 }
 
-// reports lists the reports in the order ReportNames gives them: the four of
+// reports lists the reports in the order ReportNames gives them: the seven of
 // CONTRACT.md §3 (`idlink stats`), then the dashboard's.
 var reports = []report{
 	{"activations-by-doc-type", []string{"doc_type", "channel", "events", "persons"}},
 	{"enrollments-by-doc-type", []string{"doc_type", "events", "persons"}},
 	{"verifications", []string{"relying_party", "doc_type", "outcome", "reason", "events"}},
 	{"linked-persons", []string{"doc_types", "persons"}},
+	{"service-acceptance", []string{"service", "doc_type", "passed", "rejected", "acceptance_rate"}},
+	{"blocked-but-linked", []string{"service", "rejected_doc_type", "alternative_doc_type", "persons"}},
+	{"activations-by-region", []string{"province_code", "province", "channel", "events", "persons"}},
 	{"activations-over-time", []string{"day", "doc_type", "channel", "events"}},
 }
 
@@ -96,7 +99,8 @@ func ReportSQL(name string) (string, error) {
 }
 
 // Row is one report row. It keeps the report's column order, also in JSON.
-// Values are strings, uint64/int64 counts and, for Date columns, "YYYY-MM-DD".
+// Values are strings, uint64/int64 counts, float64 rates and, for Date
+// columns, "YYYY-MM-DD".
 type Row struct {
 	Columns []string
 	Values  []any

@@ -86,7 +86,8 @@ def unescape_tsv(s):
 
 
 def parse_tsv(text):
-    """TabSeparatedWithNamesAndTypes -> list of dicts, integers as ints."""
+    """TabSeparatedWithNamesAndTypes -> list of dicts, integers as ints,
+    floats as floats (so 1 == 1.0 and 0.5 == 0.5 compare as in JSON)."""
     lines = [l for l in text.split("\n") if l != ""]
     if len(lines) < 2:
         raise ValueError(f"no header in result: {text!r}")
@@ -96,7 +97,12 @@ def parse_tsv(text):
         vals = [unescape_tsv(v) for v in line.split("\t")]
         row = {}
         for n, t, v in zip(names, types, vals):
-            row[n] = int(v) if re.match(r"^U?Int\d+$", t) else v
+            if re.match(r"^U?Int\d+$", t):
+                row[n] = int(v)
+            elif re.match(r"^Float\d+$", t):
+                row[n] = float(v)
+            else:
+                row[n] = v
         rows.append(row)
     return names, rows
 
@@ -178,6 +184,16 @@ def main():
                 failures.append(f"fixture_channels.sql statement {i}: {e}")
         expected = json.loads(read(os.path.join(HERE, "expected_channels.json")))
         compare(q, {n: rs[n] for n in expected}, expected, " (fixture_channels.sql)", failures)
+
+        # Then outcomes of every service, regions and a new person: the
+        # reports of expected_services.json.
+        for i, st in enumerate(split_statements(read(os.path.join(HERE, "fixture_services.sql"))), 1):
+            try:
+                q(st)
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"fixture_services.sql statement {i}: {e}")
+        expected = json.loads(read(os.path.join(HERE, "expected_services.json")))
+        compare(q, {n: rs[n] for n in expected}, expected, " (fixture_services.sql)", failures)
     finally:
         sess.close()
 
