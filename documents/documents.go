@@ -199,12 +199,18 @@ func Normalize(t Type, number string) string {
 // MainlandID, the embedded birth date. Any error is an *Error.
 //
 // An embedded birth date must be a real calendar date from 1900-01-01 up to
-// today in China Standard Time (UTC+8).
+// today in China Standard Time (UTC+8). A mainland ID's first two digits
+// must name a province-level division of GB/T 2260 (see IsProvince).
 func Validate(t Type, number string) (Valid, error) {
-	return validate(t, number, time.Now())
+	return ValidateAt(t, number, time.Now())
 }
 
-// validate is Validate with the current time passed in, for tests.
+// ValidateAt is Validate with "today" taken from now instead of the clock.
+func ValidateAt(t Type, number string, now time.Time) (Valid, error) {
+	return validate(t, number, now)
+}
+
+// validate is ValidateAt; the tests call it by this name.
 func validate(t Type, number string, now time.Time) (Valid, error) {
 	if !t.known() {
 		return Valid{}, &Error{Type: t, Reason: ReasonUnknownType,

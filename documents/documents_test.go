@@ -2,6 +2,7 @@ package documents
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -495,6 +496,56 @@ func BenchmarkValidate(b *testing.B) {
 	for b.Loop() {
 		if _, err := Validate(ResidencePermit, number); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestProvincePrefix tries every two-digit prefix on a mainland ID with a
+// correct check character: exactly the 34 province-level divisions of
+// GB/T 2260 pass, every other prefix is bad_region_prefix. Residence permits
+// keep their own prefixes, which no mainland ID may use.
+func TestProvincePrefix(t *testing.T) {
+	// The divisions by kind, as GB/T 2260 lists them.
+	want := map[string]bool{}
+	for _, group := range [][]string{
+		{"11", "12", "31", "50"}, // municipalities
+		{"13", "14", "21", "22", "23", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44", "46", "51", "52", "53", "61", "62", "63", "71"}, // provinces
+		{"15", "45", "54", "64", "65"}, // autonomous regions
+		{"81", "82"},                   // special administrative regions
+	} {
+		for _, p := range group {
+			want[p] = true
+		}
+	}
+	if len(want) != 34 || len(Provinces()) != 34 {
+		t.Fatalf("%d divisions in the test, %d in Provinces(), want 34", len(want), len(Provinces()))
+	}
+	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for n := range 100 {
+		p := fmt.Sprintf("%02d", n)
+		// A county-level code under the prefix (01 01), not a residence
+		// permit prefix.
+		id := withRPCheck(p + "0101" + "19900211" + "001")
+		_, err := validate(MainlandID, id, now)
+		var derr *Error
+		switch {
+		case want[p] && err != nil:
+			t.Errorf("prefix %s: %v, want accepted", p, err)
+		case !want[p] && (!errors.As(err, &derr) || derr.Reason != ReasonPrefix):
+			t.Errorf("prefix %s: %v, want %s", p, err, ReasonPrefix)
+		}
+		if IsProvince(p) != want[p] {
+			t.Errorf("IsProvince(%s) = %v", p, IsProvince(p))
+		}
+	}
+	for _, rp := range []string{"810000", "820000", "830000"} {
+		if _, err := validate(ResidencePermit, withRPCheck(rp+"19900211"+"001"), now); err != nil {
+			t.Errorf("residence permit %s: %v", rp, err)
+		}
+		_, err := validate(MainlandID, withRPCheck(rp+"19900211"+"001"), now)
+		var derr *Error
+		if !errors.As(err, &derr) || derr.Reason != ReasonPrefix {
+			t.Errorf("mainland ID with prefix %s: %v, want %s", rp, err, ReasonPrefix)
 		}
 	}
 }

@@ -39,6 +39,9 @@ func checkGB11643(t Type, s string, now time.Time) (string, *Error) {
 	case t == MainlandID && rp:
 		return "", &Error{Reason: ReasonPrefix,
 			Detail: "Hong Kong, Macao and Taiwan region prefixes belong to residence_permit"}
+	case t == MainlandID && !IsProvince(s[:2]):
+		return "", &Error{Reason: ReasonPrefix,
+			Detail: "want the first two digits of a province-level division of GB/T 2260"}
 	}
 
 	birth, ok := birthDate(s[6:14], now)
@@ -58,6 +61,35 @@ func checkGB11643(t Type, s string, now time.Time) (string, *Error) {
 			Detail: "ISO 7064 MOD 11-2 check character does not match"}
 	}
 	return birth, nil
+}
+
+// provinces are the two-digit codes of the 34 province-level divisions of
+// GB/T 2260: 23 provinces, 5 autonomous regions, 4 municipalities and the
+// Hong Kong and Macao special administrative regions (Taiwan is 71).
+var provinces = [...]string{
+	"11", "12", "13", "14", "15", // Beijing, Tianjin, Hebei, Shanxi, Inner Mongolia
+	"21", "22", "23", // Liaoning, Jilin, Heilongjiang
+	"31", "32", "33", "34", "35", "36", "37", // Shanghai, Jiangsu, Zhejiang, Anhui, Fujian, Jiangxi, Shandong
+	"41", "42", "43", "44", "45", "46", // Henan, Hubei, Hunan, Guangdong, Guangxi, Hainan
+	"50", "51", "52", "53", "54", // Chongqing, Sichuan, Guizhou, Yunnan, Tibet
+	"61", "62", "63", "64", "65", // Shaanxi, Gansu, Qinghai, Ningxia, Xinjiang
+	"71",       // Taiwan
+	"81", "82", // Hong Kong, Macao
+}
+
+// Provinces returns the two-digit codes of the 34 province-level divisions
+// of GB/T 2260, ascending (a new slice).
+func Provinces() []string { return append([]string(nil), provinces[:]...) }
+
+// IsProvince reports whether code is the two-digit code of a province-level
+// division of GB/T 2260.
+func IsProvince(code string) bool {
+	for _, p := range provinces {
+		if p == code {
+			return true
+		}
+	}
+	return false
 }
 
 func isResidencePermitPrefix(p string) bool {
