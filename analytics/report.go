@@ -156,10 +156,7 @@ func (s *Store) Report(ctx context.Context, name string) ([]Row, error) {
 		return nil, err
 	}
 	doing := "running report " + name + " on ClickHouse database " + s.db
-	// The queries read "no person" as 0 from an unmatched ANY LEFT JOIN,
-	// whatever the server's default for join_use_nulls.
-	qctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"join_use_nulls": 0}))
-	rows, err := s.conn.Query(qctx, query)
+	rows, err := s.conn.Query(reportContext(ctx), query)
 	if err != nil {
 		return nil, s.wrapConnErr(doing, err)
 	}
@@ -188,6 +185,14 @@ func (s *Store) Report(ctx context.Context, name string) ([]Row, error) {
 		return nil, s.wrapConnErr(doing, err)
 	}
 	return out, nil
+}
+
+// reportContext carries the settings every report runs with: the queries
+// read "no person" as 0 from an unmatched ANY LEFT JOIN, whatever the
+// server's default for join_use_nulls (OpenReports checks that a read-only
+// user's queries get it too).
+func reportContext(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"join_use_nulls": 0}))
 }
 
 // normalize turns scanned values into JSON-friendly ones: dates become

@@ -38,38 +38,19 @@ type Store struct {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Open connects to ClickHouse at cfg.ClickHouseAddr (native protocol) and
-// creates the database cfg.ClickHouseDatabase if it is missing. It fails
-// within cfg.Timeout when the server does not answer; that error wraps
-// ErrClickHouseUnreachable and names CLICKHOUSE_ADDR and `make up`. Open does
-// not migrate: call Migrate.
+// Open connects to ClickHouse at cfg.ClickHouseAddr (native protocol) as
+// CLICKHOUSE_USER and creates the database cfg.ClickHouseDatabase if it is
+// missing. It fails within cfg.Timeout when the server does not answer; that
+// error wraps ErrClickHouseUnreachable and names CLICKHOUSE_ADDR and `make
+// up`. Open does not migrate: call Migrate.
 func Open(ctx context.Context, cfg *pipeline.Config) (*Store, error) {
-	db := cfg.ClickHouseDatabase
-	if !identRE.MatchString(db) {
-		return nil, fmt.Errorf("CLICKHOUSE_DATABASE=%q is not a plain identifier: use letters, digits and underscores", db)
+	db, err := database(cfg)
+	if err != nil {
+		return nil, err
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	options := func(database string) *clickhouse.Options {
-		return &clickhouse.Options{
-			Protocol:         clickhouse.Native,
-			Addr:             []string{cfg.ClickHouseAddr},
-			Auth:             clickhouse.Auth{Database: database, Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
-			DialTimeout:      timeout,
-			ReadTimeout:      5 * time.Minute,
-			MaxOpenConns:     16,
-			MaxIdleConns:     4,
-			ConnMaxLifetime:  time.Hour,
-			Compression:      &clickhouse.Compression{Method: clickhouse.CompressionNone},
-			ClientInfo:       clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "idlink", Version: "1"}}},
-			ConnOpenStrategy: clickhouse.ConnOpenInOrder,
-		}
-	}
-
+	writer := login{cfg.ClickHouseUser, cfg.ClickHousePassword, "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
 	// Connect without a database first: the handshake fails if it is missing.
-	boot, err := connect(ctx, cfg, options(""), timeout)
+	boot, err := connect(ctx, cfg, writer, "")
 	if err != nil {
 		return nil, err
 	}
@@ -78,15 +59,50 @@ func Open(ctx context.Context, cfg *pipeline.Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating ClickHouse database %s: %w", db, err)
 	}
-	conn, err := connect(ctx, cfg, options(db), timeout)
+	conn, err := connect(ctx, cfg, writer, db)
 	if err != nil {
 		return nil, err
 	}
 	return &Store{conn: conn, db: db, addr: cfg.ClickHouseAddr}, nil
 }
 
-func connect(ctx context.Context, cfg *pipeline.Config, o *clickhouse.Options, timeout time.Duration) (driver.Conn, error) {
-	conn, err := clickhouse.Open(o)
+// database returns cfg's database name, checked to be a plain identifier
+// (it is spliced into statements).
+func database(cfg *pipeline.Config) (string, error) {
+	db := cfg.ClickHouseDatabase
+	if !identRE.MatchString(db) {
+		return "", fmt.Errorf("CLICKHOUSE_DATABASE=%q is not a plain identifier: use letters, digits and underscores", db)
+	}
+	return db, nil
+}
+
+// login is a ClickHouse user and the variables that set it, which errors
+// name.
+type login struct {
+	user, password       string
+	userVar, passwordVar string
+}
+
+// connect opens a pool to database ("" for none) as l and pings it within
+// cfg.Timeout (10s when unset).
+func connect(ctx context.Context, cfg *pipeline.Config, l login, database string) (driver.Conn, error) {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol:         clickhouse.Native,
+		Addr:             []string{cfg.ClickHouseAddr},
+		Auth:             clickhouse.Auth{Database: database, Username: l.user, Password: l.password},
+		DialTimeout:      timeout,
+		ReadTimeout:      5 * time.Minute,
+		MaxOpenConns:     16,
+		MaxIdleConns:     4,
+		ConnMaxLifetime:  time.Hour,
+		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionNone},
+		ClientInfo:       clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "idlink", Version: "1"}}},
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the ClickHouse client for CLICKHOUSE_ADDR=%s: %w", cfg.ClickHouseAddr, err)
 	}
@@ -96,8 +112,11 @@ func connect(ctx context.Context, cfg *pipeline.Config, o *clickhouse.Options, t
 		conn.Close()
 		var ex *clickhouse.Exception
 		if errors.As(err, &ex) {
-			return nil, fmt.Errorf("ClickHouse at CLICKHOUSE_ADDR=%s refused the connection as CLICKHOUSE_USER=%s: %w (check CLICKHOUSE_USER and CLICKHOUSE_PASSWORD)",
-				cfg.ClickHouseAddr, cfg.ClickHouseUser, err)
+			if ex.Code == codeUnknownDatabase {
+				return nil, fmt.Errorf("ClickHouse at CLICKHOUSE_ADDR=%s has no database %s: %w (run `idlink migrate`)", cfg.ClickHouseAddr, database, err)
+			}
+			return nil, fmt.Errorf("ClickHouse at CLICKHOUSE_ADDR=%s refused the connection as %s=%s: %w (check %s and %s)",
+				cfg.ClickHouseAddr, l.userVar, l.user, err, l.userVar, l.passwordVar)
 		}
 		return nil, Unreachable(cfg.ClickHouseAddr, err)
 	}

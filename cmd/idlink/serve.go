@@ -42,8 +42,9 @@ func cmdServe(ctx context.Context, a *app, args []string) int {
 	return 0
 }
 
-// serve listens on cfg.HTTPAddr, opens and migrates the analytics store and
-// serves until ctx is done.
+// serve listens on cfg.HTTPAddr, opens the analytics store for reports
+// (analytics.OpenReports: as the analyst user when one is set, the database
+// migrated) and serves until ctx is done.
 func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
 	// Listen first: a taken address fails at once, not after ClickHouse.
 	var lc net.ListenConfig
@@ -53,15 +54,13 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
 	}
 	defer ln.Close()
 
-	store, err := analytics.Open(ctx, cfg)
+	// Reads as CLICKHOUSE_ANALYST_USER when set; a fresh database gets its
+	// tables first, so every report answers (empty).
+	store, err := analytics.OpenReports(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	// A fresh database gets its tables, so every report answers (empty).
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 
 	srv := &http.Server{
 		Handler:           dashboard.Handler(store, pipeline.NewMetrics(), a.log),

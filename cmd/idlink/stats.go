@@ -10,7 +10,8 @@ import (
 	"github.com/idlink/idlink/analytics"
 )
 
-// cmdStats prints one analytics report from ClickHouse. Flags may come
+// cmdStats prints one analytics report from ClickHouse, read as the analyst
+// user when CLICKHOUSE_ANALYST_USER is set (analytics.OpenReports). Flags may come
 // before or after the report name: `stats --json R` and `stats R --json`.
 func cmdStats(ctx context.Context, a *app, args []string) int {
 	names := strings.Join(analytics.ReportNames(), ", ")
@@ -45,15 +46,13 @@ func cmdStats(ctx context.Context, a *app, args []string) int {
 	if !ok {
 		return 1
 	}
-	store, err := analytics.Open(ctx, cfg)
+	// Reads as CLICKHOUSE_ANALYST_USER when set; a fresh database gets its
+	// tables first, so every report answers (empty).
+	store, err := analytics.OpenReports(ctx, cfg)
 	if err != nil {
 		return a.fail(err)
 	}
 	defer store.Close()
-	// A fresh database gets its tables, so every report answers (empty).
-	if _, err := store.Migrate(ctx); err != nil {
-		return a.fail(err)
-	}
 	rows, err := store.Report(ctx, report)
 	if err != nil {
 		var unknown *analytics.UnknownReportError
