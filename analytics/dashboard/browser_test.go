@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,16 +39,22 @@ func docType(token string) string {
 }
 
 // dashboardEvents are the events the browser test inserts; a1 is inserted
-// twice (a redelivery), which must not count twice.
+// twice (a redelivery), which must not count twice. Events are in region
+// 440700 (Guangdong) but for a2 (Macao), a3 (Beijing) and a6 (none).
 func dashboardEvents(t *testing.T) []*schemas.Event {
 	t.Helper()
+	regions := map[string]string{"a2": "820000", "a3": "110105", "a6": ""}
 	cst := time.FixedZone("+08:00", 8*3600)
 	ev := func(id, typ, agency, at string, attrs map[string]string, tokens ...string) *schemas.Event {
 		occurred, err := time.ParseInLocation("2006-01-02 15:04", at, cst)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &schemas.Event{EventID: id, Type: typ, Agency: agency, OccurredAt: occurred, Region: "440700", Attrs: attrs, ProducedAt: occurred}
+		region, ok := regions[id]
+		if !ok {
+			region = "440700"
+		}
+		e := &schemas.Event{EventID: id, Type: typ, Agency: agency, OccurredAt: occurred, Region: region, Attrs: attrs, ProducedAt: occurred}
 		for _, tok := range tokens {
 			e.Documents = append(e.Documents, schemas.DocumentRef{Type: docType(tok), Token: tok})
 		}
@@ -81,6 +88,8 @@ func dashboardEvents(t *testing.T) []*schemas.Event {
 		verify("v6", "bank", "passed", "", "rp2"),
 		verify("v7", "telecom", "rejected", "document_expired", "hk1"),
 		ev("e1", "insurance.enrolled", "nhsa", "2025-03-09 09:00", map[string]string{"scheme": "employee"}, "rp1"),
+		ev("d1", "driver_qualification.registered", "mot", "2025-03-13 09:00", map[string]string{"outcome": "accepted"}, "rp3"),
+		ev("d2", "driver_qualification.registered", "mot", "2025-03-13 10:00", map[string]string{"outcome": "rejected", "reason": "document_type_not_supported"}, "mtp1"),
 	}
 }
 
@@ -140,6 +149,26 @@ func wantPanels() map[string]panelWant {
 			{"1", "2"}, // P2, and ttp1 on its own
 			{"2", "1"}, // P3
 			{"3", "1"}, // P1
+		}},
+		"service-acceptance": {"service-acceptance", [][]string{ // highlighted: rejected only
+			{"bank", "passport", "0", "1", "0%"},
+			{"bank", "residence_permit", "1", "1", "50%"},
+			{"driver_qualification.registered", "mainland_travel_permit", "0", "1", "0%"},
+			{"driver_qualification.registered", "residence_permit", "1", "0", "100%"},
+			{"ride_hailing", "mainland_travel_permit", "1", "0", "100%"},
+			{"ride_hailing", "residence_permit", "0", "2", "0%"},
+			{"telecom", "hkid", "0", "1", "0%"},
+		}},
+		"blocked-but-linked": {"blocked-but-linked", [][]string{
+			{"bank", "passport", "residence_permit", "1"},                                          // P3 (pp1 rejected, holds rp3)
+			{"driver_qualification.registered", "mainland_travel_permit", "residence_permit", "1"}, // P1 (mtp1 rejected, holds rp1)
+			{"ride_hailing", "residence_permit", "mainland_travel_permit", "1"},                    // P1 (rp1 rejected, holds mtp1); P2 holds rp2 only
+		}},
+		"activations-by-region": {"activations-by-region", [][]string{
+			{"—", "—", "online", "1", "1"},           // a6
+			{"11", "Beijing", "online", "1", "1"},    // a3
+			{"44", "Guangdong", "offline", "5", "2"}, // a1 a4 a5 (P1), a7 a8 (P3)
+			{"82", "Macao", "online", "1", "1"},      // a2
 		}},
 	}
 }
@@ -314,7 +343,7 @@ func checkReports(ctx context.Context, t *testing.T, store *analytics.Store) {
 			}
 			cells := make([]string, len(r.Values))
 			for i, v := range r.Values {
-				cells[i] = fmt.Sprint(v)
+				cells[i] = displayed(r.Columns[i], v)
 			}
 			got = append(got, cells)
 		}
@@ -323,6 +352,19 @@ func checkReports(ctx context.Context, t *testing.T, store *analytics.Store) {
 			t.Fatalf("report %s on the inserted data is %s; the test expects %v (fix the dataset or the expectations)", want.report, b, want.rows)
 		}
 	}
+}
+
+// displayed is a report value as the dashboard's tables show it: an empty
+// string as a dash, a rate as a percentage (the dataset's rates need no
+// rounding), anything else as it is.
+func displayed(column string, v any) string {
+	if f, ok := v.(float64); ok && column == "acceptance_rate" {
+		return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+	}
+	if s := fmt.Sprint(v); s != "" {
+		return s
+	}
+	return "—"
 }
 
 // runChromium runs headless Chromium on the page and returns its stdout and
@@ -409,6 +451,9 @@ func checkDOM(t *testing.T, dom string) {
 		}
 		if !reflect.DeepEqual(got, want.rows) {
 			t.Errorf("panel %s table:\n got  %v\n want %v", id, got, want.rows)
+		}
+		if id == "service-acceptance" && highlighted != 4 {
+			t.Errorf("%d highlighted service-acceptance rows (only rejected), want 4", highlighted)
 		}
 		if id == "verification-rejections" {
 			// The residence permit's rejections are singled out.

@@ -10,6 +10,7 @@
 (() => {
   const REFRESH_MS = 10000;
   const num = new Intl.NumberFormat('en-US');
+  const pct = new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 2 });
 
   // Document types in a fixed order and colour; the residence permit is the
   // one this dashboard is about, so it gets the strong red everywhere.
@@ -221,6 +222,99 @@
         };
       },
     },
+    {
+      id: 'service-acceptance',
+      report: 'service-acceptance',
+      columns: ['service', 'doc_type', 'passed', 'rejected', 'acceptance_rate'],
+      highlight: (r) => Number(r.rejected) > 0 && Number(r.passed) === 0,
+      chart(rows) {
+        const labels = rows.map((r) => [r.service, docLabel(r.doc_type)]); // two lines per bar
+        const datasets = [
+          { label: 'passed', data: rows.map((r) => Number(r.passed)), backgroundColor: '#0d9488', borderRadius: 2 },
+          { label: 'rejected', data: rows.map((r) => Number(r.rejected)), backgroundColor: '#c81e3a', borderRadius: 2 },
+        ];
+        return {
+          type: 'bar',
+          data: { labels, datasets },
+          options: baseOptions({
+            indexAxis: 'y',
+            interaction: { mode: 'index', intersect: false },
+            scales: { x: Object.assign(countAxis('events'), { stacked: true }), y: { stacked: true } },
+            plugins: {
+              legend: { position: 'bottom' },
+              tooltip: {
+                callbacks: {
+                  footer: (items) => (items.length ? `accepted ${pct.format(Number(rows[items[0].dataIndex].acceptance_rate))}` : ''),
+                },
+              },
+            },
+          }),
+          height: Math.max(320, 70 + labels.length * 40),
+        };
+      },
+    },
+    {
+      id: 'blocked-but-linked',
+      report: 'blocked-but-linked',
+      columns: ['service', 'rejected_doc_type', 'alternative_doc_type', 'persons'],
+      chart(rows) {
+        // Two lines per bar: the service, then rejected type → alternative.
+        const labels = rows.map((r) => [r.service, `${docLabel(r.rejected_doc_type)} → ${docLabel(r.alternative_doc_type)}`]);
+        const alternatives = uniq(rows.map((r) => r.alternative_doc_type)).sort(byDocOrder);
+        return {
+          type: 'bar',
+          data: {
+            labels,
+            datasets: [{
+              label: 'persons',
+              data: rows.map((r) => Number(r.persons)),
+              backgroundColor: rows.map((r) => docColor(r.alternative_doc_type, alternatives.indexOf(r.alternative_doc_type))),
+              borderRadius: 3,
+            }],
+          },
+          options: baseOptions({
+            indexAxis: 'y',
+            plugins: { legend: { display: false } },
+            scales: { x: countAxis('persons rejected who hold the accepted type') },
+          }),
+          height: Math.max(300, 70 + labels.length * 44),
+        };
+      },
+    },
+    {
+      id: 'activations-by-region',
+      report: 'activations-by-region',
+      columns: ['province_code', 'province', 'channel', 'events', 'persons'],
+      chart(rows) {
+        const codes = uniq(rows.map((r) => r.province_code)).sort();
+        const names = new Map(rows.map((r) => [r.province_code, r.province || '(no region)']));
+        const channels = uniq(rows.map((r) => r.channel)).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+        const find = (p, c) => rows.find((r) => r.province_code === p && r.channel === c);
+        const datasets = channels.map((c, i) => ({
+          label: c || 'no channel',
+          data: codes.map((p) => Number((find(p, c) || {}).events || 0)),
+          persons: codes.map((p) => Number((find(p, c) || {}).persons || 0)),
+          backgroundColor: CHANNELS[c] || MUTED[i % MUTED.length],
+          borderRadius: 3,
+        }));
+        return {
+          type: 'bar',
+          data: { labels: codes.map((p) => wrap(names.get(p))), datasets },
+          options: baseOptions({
+            interaction: { mode: 'index', intersect: false },
+            scales: { x: { ticks: { maxRotation: 0, autoSkip: false } }, y: countAxis('activations (events)') },
+            plugins: {
+              legend: { position: 'bottom' },
+              tooltip: {
+                callbacks: {
+                  label: (ctx) => `${ctx.dataset.label}: ${num.format(ctx.raw)} events, ${num.format(ctx.dataset.persons[ctx.dataIndex])} persons`,
+                },
+              },
+            },
+          }),
+        };
+      },
+    },
   ];
 
   const charts = new Map(); // panel id -> Chart
@@ -236,7 +330,8 @@
 
   function fillTable(section, panel, rows) {
     const table = section.querySelector('table');
-    const isNum = (c) => ['events', 'persons', 'doc_types'].includes(c);
+    const isNum = (c) => ['events', 'persons', 'doc_types', 'passed', 'rejected', 'acceptance_rate'].includes(c);
+    const format = (c, v) => (c === 'acceptance_rate' ? pct.format(Number(v)) : num.format(Number(v)));
     const head = document.createElement('tr');
     for (const c of panel.columns) {
       const th = document.createElement('th');
@@ -259,7 +354,7 @@
         if (isNum(c)) {
           td.className = 'num';
           td.dataset.value = String(v);
-          td.textContent = num.format(Number(v));
+          td.textContent = format(c, v);
         } else {
           td.textContent = v === '' || v == null ? '—' : String(v);
         }
