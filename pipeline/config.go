@@ -141,7 +141,7 @@ func LoadConfig(lookup Lookup) (*Config, error) {
 		}
 		return cr, nil
 	}
-	for _, a := range agencies {
+	for _, a := range Agencies() {
 		cr, err := credential(strings.ToUpper(a))
 		if err != nil {
 			return nil, err

@@ -1,10 +1,10 @@
 package pipeline
 
-// Agencies lists the agencies allowed to publish, in contract order.
-var agencies = []string{"mps", "nia", "nhsa", "mot", "mohrss", "platform"}
+import "github.com/idlink/idlink/eventtypes"
 
-// Agencies returns the agency codes of the contract.
-func Agencies() []string { return append([]string(nil), agencies...) }
+// Agencies returns the agency codes of the contract, from the event-type
+// registry (a new slice).
+func Agencies() []string { return eventtypes.Agencies() }
 
 // Topics names idlink's Kafka topics. Each agency publishes to a topic of its
 // own (so ACLs can keep agencies apart); the consumers read all of them.
@@ -20,6 +20,7 @@ func (t Topics) Agency(agency string) string { return t.prefix + "events." + age
 
 // AllAgencies lists every agency topic.
 func (t Topics) AllAgencies() []string {
+	agencies := eventtypes.Agencies()
 	out := make([]string, len(agencies))
 	for i, a := range agencies {
 		out[i] = t.Agency(a)
