@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"hash"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/schemas"
 )
 
@@ -27,37 +27,20 @@ import (
 // valid events are a few hundred bytes.
 const MaxLineBytes = 512 << 10
 
-// Event types of the contract.
+// Event types, as named by the registry (package eventtypes), which says
+// who may publish each and which attrs it takes.
 const (
-	TypeResidencePermitIssued  = "residence_permit.issued"
-	TypeResidencePermitRevoked = "residence_permit.revoked"
-	TypeTravelPermitIssued     = "travel_permit.issued"
-	TypeInsuranceEnrolled      = "insurance.enrolled"
-	TypeCodeActivated          = "insurance.code_activated"
-	TypeIdentityVerified       = "identity.verified"
-	TypeLinkRetracted          = "link.retracted"
+	TypeResidencePermitIssued         = eventtypes.ResidencePermitIssued
+	TypeResidencePermitRevoked        = eventtypes.ResidencePermitRevoked
+	TypeTravelPermitIssued            = eventtypes.TravelPermitIssued
+	TypeInsuranceEnrolled             = eventtypes.InsuranceEnrolled
+	TypeCodeActivated                 = eventtypes.CodeActivated
+	TypeIdentityVerified              = eventtypes.IdentityVerified
+	TypeSocialSecurityCardIssued      = eventtypes.SocialSecurityCardIssued
+	TypeDriverQualificationRegistered = eventtypes.DriverQualificationRegistered
+	TypeInsuranceOffsiteFiled         = eventtypes.InsuranceOffsiteFiled
+	TypeLinkRetracted                 = eventtypes.LinkRetracted
 )
-
-// agenciesByType lists which agencies may publish each event type; nil means
-// any agency.
-var agenciesByType = map[string][]string{
-	TypeResidencePermitIssued:  {"mps"},
-	TypeResidencePermitRevoked: {"mps"},
-	TypeTravelPermitIssued:     {"nia"},
-	TypeInsuranceEnrolled:      {"nhsa"},
-	TypeCodeActivated:          {"nhsa"},
-	TypeIdentityVerified:       {"nia", "platform"},
-	TypeLinkRetracted:          nil,
-}
-
-var knownAgencies = map[string]bool{"mps": true, "nia": true, "nhsa": true, "mot": true, "mohrss": true, "platform": true}
-
-// attrValues restricts attribute values where the contract enumerates them.
-var attrValues = map[string]map[string][]string{
-	TypeInsuranceEnrolled: {"scheme": {"urban_rural", "employee"}},
-	TypeCodeActivated:     {"channel": {"online", "offline"}},
-	TypeIdentityVerified:  {"outcome": {"passed", "rejected"}},
-}
 
 // Rejection reasons (machine-readable). Document-number reasons come from the
 // documents package (bad_check_digit, bad_format, ...).
@@ -78,6 +61,11 @@ const (
 	ReasonBirthDateMismatch = "birth_date_mismatch"
 	ReasonBadAttr           = "bad_attr"
 	ReasonMissingAttr       = "missing_attr"
+	// ReasonBadUTF8: the line holds bytes that are not UTF-8, or a \u
+	// escape naming a lone UTF-16 surrogate.
+	ReasonBadUTF8 = "bad_utf8"
+	// ReasonDuplicateKey: one object of the line has a key twice.
+	ReasonDuplicateKey = "duplicate_key"
 )
 
 // Input is one event as an agency writes it.
@@ -142,33 +130,46 @@ func (p *Pseudonymizer) Token(t documents.Type, normalised string) string {
 
 var regionRE = regexp.MustCompile(`^[0-9]{6}$`)
 
-// Parse decodes one JSON line into an Input.
+// Parse decodes one JSON line into an Input. The line must be valid UTF-8
+// (else bad_utf8) and one JSON object (else bad_json) with no key twice in
+// any object (else duplicate_key); keys match exactly, unknown keys are
+// ignored (see lineParser).
 func Parse(line []byte) (*Input, *Rejection) {
 	if len(line) > MaxLineBytes {
 		return nil, &Rejection{Reason: ReasonLineTooLong, Detail: fmt.Sprintf("line is %d bytes, the limit is %d", len(line), MaxLineBytes)}
 	}
+	if !utf8.Valid(line) {
+		return nil, &Rejection{Reason: ReasonBadUTF8, Detail: fmt.Sprintf("byte %d is not UTF-8", firstInvalidUTF8(line)+1)}
+	}
 	var in Input
-	// Unmarshal also rejects anything after the object.
-	if err := json.Unmarshal(line, &in); err != nil {
-		return nil, &Rejection{Reason: ReasonBadJSON, Detail: jsonDetail(err)}
+	p := lineParser{b: line}
+	if rej := p.input(&in); rej != nil {
+		return nil, rej
 	}
 	return &in, nil
 }
 
-// jsonDetail describes a JSON error without echoing input values.
-func jsonDetail(err error) string {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Sprintf("syntax error at byte %d", e.Offset)
-	case *json.UnmarshalTypeError:
-		return fmt.Sprintf("field %q must be a %s, not %s", e.Field, e.Type, e.Value)
+// firstInvalidUTF8 returns the offset of the first byte of b that does not
+// start a valid UTF-8 sequence, or len(b).
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
 	}
-	return "not a JSON object"
+	return len(b)
 }
 
-// Validate checks in against the contract and returns the pseudonymised event.
-// now bounds dates that may not lie in the future.
+// Validate checks in against the contract and returns the pseudonymised
+// event; "today", which bounds birth dates, is the clock's.
 func Validate(in *Input, ps *Pseudonymizer) (*schemas.Event, *Rejection) {
+	return ValidateAt(in, ps, time.Now())
+}
+
+// ValidateAt is Validate with "today" (in UTC+8) taken from now.
+func ValidateAt(in *Input, ps *Pseudonymizer, now time.Time) (*schemas.Event, *Rejection) {
 	rej := func(reason, format string, a ...any) (*schemas.Event, *Rejection) {
 		return nil, &Rejection{EventID: in.EventID, Reason: reason, Detail: fmt.Sprintf(format, a...)}
 	}
@@ -178,50 +179,47 @@ func Validate(in *Input, ps *Pseudonymizer) (*schemas.Event, *Rejection) {
 	case utf8.RuneCountInString(in.EventID) > 64 || !utf8.ValidString(in.EventID):
 		return rej(ReasonBadEventID, "event_id must be 1-64 characters")
 	}
-	allowed, ok := agenciesByType[in.Type]
+	typ, ok := eventtypes.Lookup(in.Type)
 	if !ok {
-		return rej(ReasonUnknownType, "type %q is not one of %s", clip(in.Type), strings.Join(eventTypes(), ", "))
+		return rej(ReasonUnknownType, "type %q is not one of %s", clip(in.Type), strings.Join(eventtypes.Names(), ", "))
 	}
 	switch {
 	case in.Agency == "":
 		return rej(ReasonMissingAgency, "agency is required")
-	case !knownAgencies[in.Agency]:
-		return rej(ReasonUnknownAgency, "agency %q is not one of mps, nia, nhsa, mot, mohrss, platform", clip(in.Agency))
-	case allowed != nil && !contains(allowed, in.Agency):
-		return rej(ReasonAgencyNotAllowed, "%s events come from %s, not %s", in.Type, strings.Join(allowed, " or "), in.Agency)
+	case !eventtypes.IsAgency(in.Agency):
+		return rej(ReasonUnknownAgency, "agency %q is not one of %s", clip(in.Agency), strings.Join(eventtypes.Agencies(), ", "))
+	case !typ.MayPublish(in.Agency):
+		return rej(ReasonAgencyNotAllowed, "%s events come from %s, not %s", in.Type, typ.Publishers(), in.Agency)
 	}
-	at, err := time.Parse(time.RFC3339Nano, in.OccurredAt)
-	if err != nil || !hasOffset(in.OccurredAt) {
-		return rej(ReasonBadOccurredAt, "occurred_at must be RFC 3339 with an offset, like 2025-03-14T09:30:00+08:00")
+	at, ok := parseOccurredAt(in.OccurredAt)
+	if !ok {
+		return rej(ReasonBadOccurredAt, "occurred_at must be an RFC 3339 date-time with an offset, like 2025-03-14T09:30:00+08:00")
 	}
 	if in.Region != "" && !regionRE.MatchString(in.Region) {
 		return rej(ReasonBadRegion, "region must be a 6-digit administrative division code")
 	}
 	var birth string
 	if in.Person != nil && in.Person.BirthDate != "" {
-		d, err := time.Parse("2006-01-02", in.Person.BirthDate)
-		if err != nil || d.Year() < 1900 {
-			return rej(ReasonBadBirthDate, "person.birth_date must be a date YYYY-MM-DD")
+		if !birthDateInRange(in.Person.BirthDate, now) {
+			return rej(ReasonBadBirthDate, "person.birth_date must be a date YYYY-MM-DD from 1900-01-01 up to today in UTC+8")
 		}
 		birth = in.Person.BirthDate
 	}
-	min := 1
-	if in.Type == TypeLinkRetracted {
-		min = 0
-	}
 	switch {
-	case len(in.Documents) < min:
+	case len(in.Documents) < typ.MinDocuments():
 		return rej(ReasonNoDocuments, "%s needs at least one document", in.Type)
-	case len(in.Documents) > 8:
-		return rej(ReasonTooManyDocuments, "an event names at most 8 documents, this one %d", len(in.Documents))
+	case len(in.Documents) > eventtypes.MaxDocuments:
+		return rej(ReasonTooManyDocuments, "an event names at most %d documents, this one %d", eventtypes.MaxDocuments, len(in.Documents))
 	}
-	for k, vals := range attrValues[in.Type] {
-		if v, ok := in.Attrs[k]; ok && !contains(vals, v) {
-			return rej(ReasonBadAttr, "attrs.%s must be one of %s", k, strings.Join(vals, ", "))
+	if p := typ.CheckAttrs(in.Attrs); p != nil {
+		switch {
+		case p.Missing && p.When != nil:
+			return rej(ReasonMissingAttr, "%s needs attrs.%s when attrs.%s is %s", in.Type, p.Key, p.When.Key, p.When.Value)
+		case p.Missing:
+			return rej(ReasonMissingAttr, "%s needs attrs.%s", in.Type, p.Key)
+		default:
+			return rej(ReasonBadAttr, "attrs.%s must be one of %s", p.Key, strings.Join(p.Allowed, ", "))
 		}
-	}
-	if in.Type == TypeLinkRetracted && in.Attrs["retracts"] == "" {
-		return rej(ReasonMissingAttr, "link.retracted needs attrs.retracts, the event_id it withdraws")
 	}
 	ev := &schemas.Event{
 		EventID:    in.EventID,
@@ -239,7 +237,7 @@ func Validate(in *Input, ps *Pseudonymizer) (*schemas.Event, *Rejection) {
 		if !ok {
 			return rej(documents.ReasonUnknownType, "documents[%d]: type %q is not a known document type", i, clip(d.Type))
 		}
-		v, err := documents.Validate(t, d.Number)
+		v, err := documents.ValidateAt(t, d.Number, now)
 		if err != nil {
 			reason := documents.ReasonFormat
 			if de, ok := err.(*documents.Error); ok {
@@ -260,35 +258,19 @@ func Validate(in *Input, ps *Pseudonymizer) (*schemas.Event, *Rejection) {
 	return ev, nil
 }
 
-// hasOffset reports whether an RFC 3339 timestamp ends in Z or ±hh:mm.
-func hasOffset(s string) bool {
-	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
-		return true
-	}
-	if len(s) < 6 {
+// birthDateInRange reports whether s is a date YYYY-MM-DD from 1900-01-01
+// up to today in UTC+8 (the day now falls on there).
+func birthDateInRange(s string, now time.Time) bool {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
 		return false
 	}
-	c := s[len(s)-6]
-	return (c == '+' || c == '-') && s[len(s)-3] == ':'
+	ty, tm, td := now.UTC().Add(chinaOffset).Date()
+	return !d.Before(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)) && !d.After(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC))
 }
 
-func eventTypes() []string {
-	out := make([]string, 0, len(agenciesByType))
-	for t := range agenciesByType {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// chinaOffset is UTC+8, the zone in which "today" is measured.
+const chinaOffset = 8 * time.Hour
 
 // clip shortens user-supplied text quoted in error details and masks digits,
 // so a misplaced document number never reaches a log or the dead-letter topic.

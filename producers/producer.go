@@ -17,12 +17,14 @@ import (
 	"github.com/idlink/idlink/schemas"
 )
 
-// Result counts what one ProduceFile call did.
+// Result counts what one ProduceFile call did. Every line that is not blank
+// is counted once: Lines = Accepted + Repeats + Rejected.
 type Result struct {
-	Accepted   int            `json:"accepted"`   // distinct event_ids published
-	Rejected   int            `json:"rejected"`   // lines sent to the dead-letter topic
-	Reasons    map[string]int `json:"reasons"`    // rejections by reason
-	Duplicates int            `json:"duplicates"` // repeated event_ids, published once
+	Lines    int            `json:"lines"`    // lines read, blank ones not counted
+	Accepted int            `json:"accepted"` // distinct event_ids published
+	Repeats  int            `json:"repeats"`  // valid lines whose event_id was accepted earlier in the input; not published again
+	Rejected int            `json:"rejected"` // lines sent to the dead-letter topic
+	Reasons  map[string]int `json:"reasons"`  // rejections by reason
 }
 
 // LineError reports one rejected line of an input file.
@@ -37,7 +39,8 @@ type Options struct {
 	BatchSize int
 	// OnReject, if set, is called for every rejected line (e.g. to print it).
 	OnReject func(LineError)
-	// Now returns the current time (default time.Now).
+	// Now returns the current time (default time.Now): the events'
+	// produced_at, and "today" for birth dates.
 	Now func() time.Time
 }
 
@@ -211,6 +214,7 @@ func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) 
 		<-c.done
 		for k := range c.lines {
 			l := &c.lines[k]
+			res.Lines++
 			switch {
 			case l.rej != nil:
 				res.Rejected++
@@ -220,7 +224,7 @@ func (p *Producer) ProduceFile(ctx context.Context, r io.Reader, source string) 
 				}
 				pending.add(l.writer, l.msg)
 			case seen[l.id]:
-				res.Duplicates++
+				res.Repeats++
 			default:
 				seen[l.id] = true
 				res.Accepted++
@@ -253,10 +257,12 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 	if l.raw == nil {
 		l.rej = &Rejection{Reason: ReasonLineTooLong, Detail: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)}
 	} else if in, l.rej = Parse(l.raw); l.rej == nil {
-		ev, l.rej = Validate(in, ps)
+		now := p.opts.Now()
+		if ev, l.rej = ValidateAt(in, ps, now); l.rej == nil {
+			ev.ProducedAt = now
+		}
 	}
 	if l.rej == nil {
-		ev.ProducedAt = p.opts.Now()
 		b, err := p.codec.EncodeEvent(ev)
 		if err != nil {
 			l.rej = &Rejection{EventID: ev.EventID, Reason: "unencodable", Detail: err.Error()}
@@ -289,9 +295,12 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 
 // readChunks splits r into chunks of lines (blank lines skipped; over-long
 // lines kept with a nil raw) and hands each to emit, which returns false to
-// stop.
+// stop. A UTF-8 byte-order mark at the start of r is skipped.
 func readChunks(ctx context.Context, r io.Reader, source string, emit func(*chunk) bool) error {
 	br := bufio.NewReaderSize(r, 256<<10)
+	if bom, _ := br.Peek(len(utf8BOM)); string(bom) == utf8BOM {
+		_, _ = br.Discard(len(utf8BOM))
+	}
 	c := &chunk{done: make(chan struct{})}
 	for n := 1; ; n++ {
 		line, tooLong, err := readLine(br)
@@ -380,6 +389,9 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		}
 	}
 }
+
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte-order mark.
+const utf8BOM = "\xef\xbb\xbf"
 
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {

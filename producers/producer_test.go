@@ -3,13 +3,16 @@ package producers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 
@@ -84,7 +87,7 @@ func TestProduceFileAgainstKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantReasons := map[string]int{"bad_check_digit": 1, "unknown_type": 1, "bad_json": 1, "line_too_long": 1}
-	if res.Accepted != 3 || res.Rejected != 4 || res.Duplicates != 1 || fmt.Sprint(res.Reasons) != fmt.Sprint(wantReasons) {
+	if res.Lines != 8 || res.Accepted != 3 || res.Rejected != 4 || res.Repeats != 1 || fmt.Sprint(res.Reasons) != fmt.Sprint(wantReasons) {
 		t.Fatalf("result %+v", res)
 	}
 	topics := cfg.Topics()
@@ -203,12 +206,31 @@ func FuzzParseValidate(f *testing.F) {
 	f.Add([]byte(`{"event_id":"r1","type":"link.retracted","agency":"mps","occurred_at":"2025-03-14T09:30:00Z","documents":[],"attrs":{"retracts":"e-1"}}`))
 	f.Add([]byte(`{"event_id":"e",`))
 	f.Add([]byte(`{"documents":[{"type":"hkid","number":"A123456(3)"}]}`))
+	f.Add([]byte(`{"event_id":"e-\ud83d\ude00","EVENT_ID":"x","x":[1,{"a":null}],"attrs":{"k":"\u00e9"}}`))
 	ps := NewPseudonymizer([]byte("k"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, rj := Parse(b)
 		if rj != nil {
+			if rj.Reason == ReasonBadUTF8 && utf8.Valid(b) && !bytes.Contains(b, []byte(`\u`)) {
+				t.Fatalf("bad_utf8 for valid UTF-8 without escapes: %v", rj)
+			}
 			_ = Redact(b, nil, ps)
 			return
+		}
+		// Whatever Parse accepts is JSON, and its fields are what a
+		// lossless decoder with exact keys (encoding/json into a map)
+		// reads.
+		var ref map[string]any
+		if err := json.Unmarshal(b, &ref); err != nil || !utf8.Valid(b) {
+			t.Fatalf("Parse accepted what encoding/json rejects (%v) or invalid UTF-8", err)
+		}
+		for key, got := range map[string]string{"event_id": in.EventID, "type": in.Type, "agency": in.Agency, "occurred_at": in.OccurredAt, "region": in.Region} {
+			if want, ok := ref[key].(string); ok && want != got {
+				t.Fatalf("%s: Parse read %q, encoding/json %q", key, got, want)
+			}
+		}
+		if !utf8.ValidString(in.EventID) {
+			t.Fatalf("event_id %q is not UTF-8", in.EventID)
 		}
 		ev, rj := Validate(in, ps)
 		_ = Redact(b, in, ps)
@@ -222,4 +244,98 @@ func FuzzParseValidate(f *testing.F) {
 			t.Fatalf("accepted an invalid event: %+v", ev)
 		}
 	})
+}
+
+// FuzzEventIDs puts two fuzzed event_id fields (the bytes between the
+// quotes) into otherwise identical valid lines: two lines whose event_id
+// bytes differ never get one event_id, unless both fields are JSON escapes
+// of the same string; invalid UTF-8 and escapes of lone surrogates are
+// bad_utf8, never decoded to a replacement character.
+func FuzzEventIDs(f *testing.F) {
+	f.Add([]byte("e-\xff"), []byte("e-\xfe"))
+	f.Add([]byte("e-\xff"), []byte("e-\ufffd"))
+	f.Add([]byte(`e-\ud800`), []byte(`e-\ufffd`))
+	f.Add([]byte(`e-\ud800`), []byte(`e-\udc00`))
+	f.Add([]byte(`e-\u0041`), []byte(`e-A`))
+	f.Add([]byte(`e-\ud83d\ude00`), []byte("e-\U0001F600"))
+	f.Add([]byte("E-1"), []byte("e-1"))
+	ps := NewPseudonymizer([]byte("k"))
+	id := func(raw []byte) (string, *Rejection) {
+		l := bytes.Replace(line("identity.verified", "nia", doc("passport", "E1234567"), ""), []byte(`"e-1"`), append(append([]byte{'"'}, raw...), '"'), 1)
+		in, rej := Parse(l)
+		if rej != nil {
+			return "", rej
+		}
+		if _, rej := Validate(in, ps); rej != nil {
+			return "", rej
+		}
+		return in.EventID, nil
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ida, rja := id(a)
+		idb, rjb := id(b)
+		for _, c := range []struct {
+			raw []byte
+			rej *Rejection
+		}{{a, rja}, {b, rjb}} {
+			if (!utf8.Valid(c.raw) || loneSurrogateEscape(c.raw)) && (c.rej == nil || c.rej.Reason != ReasonBadUTF8 && c.rej.Reason != ReasonBadJSON) {
+				t.Fatalf("event_id field %q: %v, want bad_utf8 (or bad_json if it breaks the JSON)", c.raw, c.rej)
+			}
+		}
+		if rja != nil || rjb != nil || ida != idb || bytes.Equal(a, b) {
+			return
+		}
+		// One event_id from different bytes: both must be escapes of one
+		// string, as encoding/json reads it too.
+		var ra, rb string
+		errA := json.Unmarshal(append(append([]byte{'"'}, a...), '"'), &ra)
+		errB := json.Unmarshal(append(append([]byte{'"'}, b...), '"'), &rb)
+		if errA != nil || errB != nil || ra != rb || ra != ida || (!bytes.Contains(a, []byte(`\`)) && !bytes.Contains(b, []byte(`\`))) {
+			t.Fatalf("event_id fields %q and %q collapse to %q", a, b, ida)
+		}
+	})
+}
+
+// loneSurrogateEscape reports whether the JSON string body s has a \u escape
+// of a high surrogate not followed by one of a low surrogate, or of a low
+// surrogate not preceded by one of a high surrogate.
+func loneSurrogateEscape(s []byte) bool {
+	high := false
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			if high {
+				return true
+			}
+			continue
+		}
+		if s[i+1] != 'u' || i+6 > len(s) {
+			if high {
+				return true
+			}
+			i++
+			continue
+		}
+		v, err := strconv.ParseUint(string(s[i+2:i+6]), 16, 16)
+		if err != nil {
+			return high
+		}
+		switch {
+		case v >= 0xd800 && v < 0xdc00:
+			if high {
+				return true
+			}
+			high = true
+		case v >= 0xdc00 && v < 0xe000:
+			if !high {
+				return true
+			}
+			high = false
+		default:
+			if high {
+				return true
+			}
+		}
+		i += 5
+	}
+	return high
 }

@@ -86,7 +86,7 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, cfg *pipeline
 	if err != nil {
 		return fmt.Errorf("producing the sample data: %w", err)
 	}
-	fmt.Fprintf(out, "== idlink produce\naccepted %d, rejected %d (to the dead-letter topic), repeated %d\n", res.Accepted, res.Rejected, res.Duplicates)
+	fmt.Fprintf(out, "== idlink produce\naccepted %d, rejected %d (to the dead-letter topic), repeated %d\n", res.Accepted, res.Rejected, res.Repeats)
 	reasons := make([]string, 0, len(res.Reasons))
 	for r := range res.Reasons {
 		reasons = append(reasons, r)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers"
 	"github.com/idlink/idlink/schemas"
@@ -16,6 +17,11 @@ import (
 
 func cmdProduce(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("produce", "--file F.jsonl|- [--json]")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprintf(a.stderr, "\n%s", eventtypes.Text())
+	}
 	file := fs.String("file", "", "JSON Lines file of events, or - for stdin (required)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON document")
 	if code, ok := a.parse(fs, args); !ok {
@@ -51,16 +57,12 @@ func cmdProduce(ctx context.Context, a *app, args []string) int {
 		return a.fail(fmt.Errorf("produce: %w", err))
 	}
 	if *asJSON {
-		out := map[string]any{"accepted": res.Accepted, "rejected": res.Rejected, "reasons": res.Reasons, "duplicates": res.Duplicates}
-		if err := json.NewEncoder(a.stdout).Encode(out); err != nil {
+		if err := json.NewEncoder(a.stdout).Encode(res); err != nil {
 			return a.fail(err)
 		}
 		return 0
 	}
-	fmt.Fprintf(a.stdout, "accepted: %d\nrejected: %d\n", res.Accepted, res.Rejected)
-	if res.Duplicates > 0 {
-		fmt.Fprintf(a.stdout, "duplicates: %d (repeated event_ids, published once)\n", res.Duplicates)
-	}
+	fmt.Fprintf(a.stdout, "lines: %d\naccepted: %d\nrepeats: %d (repeated event_ids, published once)\nrejected: %d\n", res.Lines, res.Accepted, res.Repeats, res.Rejected)
 	reasons := make([]string, 0, len(res.Reasons))
 	for r := range res.Reasons {
 		reasons = append(reasons, r)

@@ -99,16 +99,6 @@ var (
 	unknownAgencies = []string{"police", "customs", "tax", "NHSA", "hospital"}
 	unknownDocTypes = []string{"driving_licence", "social_security_card", "id_card", "hk_permanent_id"}
 	badChannels     = []string{"kiosk", "app", "counter", "ONLINE"}
-	// wrongAgencies lists, per event type, known agencies that may not
-	// publish it.
-	wrongAgencies = map[string][]string{
-		producers.TypeResidencePermitIssued:  {agencyNIA, agencyNHSA, agencyPlatform},
-		producers.TypeResidencePermitRevoked: {agencyNIA, agencyMOT},
-		producers.TypeTravelPermitIssued:     {agencyMPS, agencyNHSA},
-		producers.TypeInsuranceEnrolled:      {agencyMPS, agencyMOHRSS, agencyPlatform},
-		producers.TypeCodeActivated:          {agencyPlatform, agencyMOHRSS},
-		producers.TypeIdentityVerified:       {agencyMPS, agencyNHSA, agencyMOT},
-	}
 )
 
 // bad emits n invalid lines, cycling through Faults so that any n >= 12
@@ -170,7 +160,10 @@ func (g *gen) bad(n int) {
 		case FaultUnknownAgency:
 			d.agency = pick(g.r, unknownAgencies)
 		case FaultAgencyNotAllowed:
-			d.agency = pick(g.r, wrongAgencies[d.typ])
+			if len(notAllowed(d.typ)) == 0 { // identity.verified: any agency
+				d.typ = pick(g.svc, restrictedTypes())
+			}
+			d.agency = pick(g.r, notAllowed(d.typ))
 		case FaultNoOffset:
 			d.noOffset = true
 		case FaultMalformedJSON:

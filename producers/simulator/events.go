@@ -2,20 +2,17 @@ package simulator
 
 import (
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/producers"
 )
 
-// Agencies of the contract.
+// Agencies of the contract, from the event-type registry.
 const (
-	agencyMPS      = "mps"
-	agencyNIA      = "nia"
-	agencyNHSA     = "nhsa"
-	agencyMOT      = "mot"
-	agencyMOHRSS   = "mohrss"
-	agencyPlatform = "platform"
+	agencyMPS      = eventtypes.MPS
+	agencyNIA      = eventtypes.NIA
+	agencyNHSA     = eventtypes.NHSA
+	agencyPlatform = eventtypes.Platform
 )
-
-var allAgencies = []string{agencyMPS, agencyNIA, agencyNHSA, agencyMOT, agencyMOHRSS, agencyPlatform}
 
 // Attribute vocabularies.
 var (
@@ -251,6 +248,7 @@ func (g *gen) filler(n int) {
 	for p, c := range count {
 		for range c {
 			d := g.fillerDraft(p, true)
+			g.service(d, p)
 			i := g.emitEvent(d)
 			if len(d.docs) > 1 {
 				g.linking = append(g.linking, i)
@@ -452,7 +450,7 @@ func (g *gen) retract(i int) {
 	at := g.later(g.keys[i].at-g.start, hour, retractMaxWait)
 	agency := target.Agency
 	if g.r.IntN(10) == 0 {
-		agency = pick(g.r, allAgencies)
+		agency = pick(g.r, eventtypes.Agencies())
 	}
 	d := g.newDraft(producers.TypeLinkRetracted, agency, target.Person, at)
 	if g.r.IntN(2) == 0 {

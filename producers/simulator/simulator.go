@@ -5,9 +5,11 @@
 // residents, foreigners, mainland residents) holding valid document numbers,
 // and the JSON Lines (CONTRACT.md §1) that agencies would publish about them:
 // residence permits and travel permits issued, medical-insurance enrolments
-// and code activations, real-name verifications by platforms, revocations,
+// and code activations, real-name verifications by platforms and by the
+// agencies' own services, social-security cards, driver qualification exam
+// registrations, off-site medical-treatment filings, revocations,
 // retractions of wrong links, intended conflicts, exact duplicate lines and
-// invalid lines. Alongside the lines it returns the ground truth a test needs
+// invalid lines, with every event type of the registry (package eventtypes). Alongside the lines it returns the ground truth a test needs
 // to check what the pipeline made of them.
 //
 // The same Options always give byte-identical output (for one build of the
@@ -380,6 +382,7 @@ func compareDocs(a, b Doc) int {
 type gen struct {
 	o     Options
 	r     *rand.Rand
+	svc   *rand.Rand // the services' own stream (see service)
 	ds    *Dataset
 	info  []pinfo
 	start int64 // unix seconds
@@ -423,6 +426,7 @@ func newGen(o Options) *gen {
 	g := &gen{
 		o:     o,
 		r:     rand.New(rand.NewPCG(uint64(o.Seed), 0x1d11c)),
+		svc:   rand.New(rand.NewPCG(uint64(o.Seed), 0x5e41ce)),
 		ds:    &Dataset{Options: o},
 		start: o.Start.Unix(),
 		span:  int64(o.Days) * 86400,

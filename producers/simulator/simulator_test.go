@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/producers"
 )
 
@@ -289,9 +290,7 @@ func TestMix(t *testing.T) {
 			docTypes[d.Type] = true
 		}
 	}
-	for _, typ := range []string{producers.TypeResidencePermitIssued, producers.TypeResidencePermitRevoked,
-		producers.TypeTravelPermitIssued, producers.TypeInsuranceEnrolled, producers.TypeCodeActivated,
-		producers.TypeIdentityVerified, producers.TypeLinkRetracted} {
+	for _, typ := range eventtypes.Names() {
 		if types[typ] == 0 {
 			t.Errorf("no %s event", typ)
 		}
@@ -317,14 +316,29 @@ func TestMix(t *testing.T) {
 		{producers.TypeIdentityVerified + " relying_party", "alipay"},
 		{producers.TypeIdentityVerified + " relying_party", "12306"},
 		{producers.TypeResidencePermitRevoked + " reason", "renounced"},
+		{producers.TypeIdentityVerified + " relying_party", "nhsa_app"},
+		{producers.TypeSocialSecurityCardIssued + " form", "electronic"},
+		{producers.TypeSocialSecurityCardIssued + " form", "physical"},
+		{producers.TypeSocialSecurityCardIssued + " channel", "wechat"},
+		{producers.TypeSocialSecurityCardIssued + " channel", "alipay"},
+		{producers.TypeSocialSecurityCardIssued + " channel", "state_council_app"},
+		{producers.TypeSocialSecurityCardIssued + " channel", "counter"},
+		{producers.TypeDriverQualificationRegistered + " outcome", "accepted"},
+		{producers.TypeDriverQualificationRegistered + " outcome", "rejected"},
+		{producers.TypeDriverQualificationRegistered + " reason", "document_type_not_supported"},
+		{producers.TypeInsuranceOffsiteFiled + " outcome", "accepted"},
+		{producers.TypeInsuranceOffsiteFiled + " outcome", "rejected"},
+		{producers.TypeInsuranceOffsiteFiled + " reason", "document_type_not_supported"},
 	}
 	for _, w := range wantValues {
 		if !attr[w.key][w.value] {
 			t.Errorf("no %s = %s", w.key, w.value)
 		}
 	}
-	if !agencies[producers.TypeIdentityVerified]["nia"] || !agencies[producers.TypeIdentityVerified]["platform"] {
-		t.Errorf("identity.verified agencies %v, want nia and platform", agencies[producers.TypeIdentityVerified])
+	for _, a := range eventtypes.Agencies() {
+		if !agencies[producers.TypeIdentityVerified][a] {
+			t.Errorf("identity.verified agencies %v, want every agency", agencies[producers.TypeIdentityVerified])
+		}
 	}
 	if len(agencies[producers.TypeLinkRetracted]) < 3 {
 		t.Errorf("link.retracted agencies %v, want several", agencies[producers.TypeLinkRetracted])
@@ -351,6 +365,75 @@ func TestChannels(t *testing.T) {
 	}
 	if all[0] == 0 || all[1] == 0 || off[1]*all[0] <= off[0]*all[1] {
 		t.Fatalf("offline share: residence permits %d/%d, others %d/%d; want residence permits higher", off[1], all[1], off[0], all[0])
+	}
+}
+
+// TestServices checks the modelled services: each new event type is a small
+// share of all events, and residence permits are rejected far more often
+// than other documents at the services where they fail.
+func TestServices(t *testing.T) {
+	ds := small(t)
+	count := map[string]int{}
+	// rejected[type][is a residence permit] and all[...], rejections for
+	// the document type only.
+	rejected, all := map[string]*[2]int{}, map[string]*[2]int{}
+	byParty := map[string]*[2]int{} // agency services' verifications of residence permits: rejected, all
+	for _, e := range ds.Events {
+		count[e.Type]++
+		if e.Attr("outcome") == "" || len(e.Docs) == 0 {
+			continue
+		}
+		rp := 0
+		if e.Docs[0].Type == documents.ResidencePermit {
+			rp = 1
+		}
+		if all[e.Type] == nil {
+			all[e.Type], rejected[e.Type] = &[2]int{}, &[2]int{}
+		}
+		all[e.Type][rp]++
+		if e.Attr("reason") == "document_type_not_supported" {
+			rejected[e.Type][rp]++
+		}
+		if e.Type == producers.TypeIdentityVerified && e.Agency != "platform" && e.Agency != "nia" && rp == 1 {
+			if byParty[e.Attr("relying_party")] == nil {
+				byParty[e.Attr("relying_party")] = &[2]int{}
+			}
+			byParty[e.Attr("relying_party")][1]++
+			if e.Attr("reason") == "document_type_not_supported" {
+				byParty[e.Attr("relying_party")][0]++
+			}
+		}
+	}
+	n := len(ds.Events)
+	for _, typ := range []string{producers.TypeSocialSecurityCardIssued, producers.TypeDriverQualificationRegistered, producers.TypeInsuranceOffsiteFiled} {
+		if c := count[typ]; c*1000 < n*3 || c*1000 > n*30 {
+			t.Errorf("%d %s events of %d, want 0.3%%-3%%", c, typ, n)
+		}
+	}
+	for _, typ := range []string{producers.TypeDriverQualificationRegistered, producers.TypeInsuranceOffsiteFiled} {
+		r, a := rejected[typ], all[typ]
+		if a == nil || a[0] == 0 || a[1] == 0 || r[1]*a[0] <= 4*r[0]*a[1] {
+			t.Errorf("%s: residence permits rejected %v of %v, others; want residence permits rejected over 4 times as often", typ, r, a)
+		}
+	}
+	if a := byParty["nhsa_app"]; a == nil || a[0] == 0 {
+		t.Errorf("nhsa_app never rejects a residence permit: %v", byParty)
+	}
+	// Physical cards are mostly issued at the counter, electronic ones in
+	// apps.
+	counter := map[string][2]int{}
+	for _, e := range ds.Events {
+		if e.Type == producers.TypeSocialSecurityCardIssued {
+			c := counter[e.Attr("form")]
+			c[1]++
+			if e.Attr("channel") == "counter" {
+				c[0]++
+			}
+			counter[e.Attr("form")] = c
+		}
+	}
+	if e, p := counter["electronic"], counter["physical"]; e[0] != 0 || p[1] == 0 || p[0]*2 < p[1] {
+		t.Errorf("social-security cards at the counter: electronic %v, physical %v", e, p)
 	}
 }
 
