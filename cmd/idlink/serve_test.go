@@ -134,6 +134,9 @@ func TestServeDashboard(t *testing.T) {
 		{"api/reports", 200, `["activations-by-doc-type",`},
 		{"api/reports/verifications", 200, "[]\n"}, // migrated: the tables exist, empty
 		{"api/reports/linked-persons", 200, "[]\n"},
+		{"api/reports/service-acceptance", 200, "[]\n"},
+		{"api/reports/blocked-but-linked", 200, "[]\n"},
+		{"api/reports/activations-by-region", 200, "[]\n"},
 		{"api/reports/nope", 404, `{"error":"unknown report \"nope\"`},
 		{"", 200, "<!doctype html>"},
 		{"metrics", 200, "# HELP"},
@@ -164,6 +167,29 @@ func TestServeDashboard(t *testing.T) {
 	}
 	if _, err := http.Get(url + "healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// TestServeAnalystRefused: with CLICKHOUSE_ANALYST_USER set, `idlink serve`
+// reads as that user and fails at start when ClickHouse refuses it, naming
+// the analyst's password variable; it never falls back to CLICKHOUSE_USER.
+func TestServeAnalystRefused(t *testing.T) {
+	cfg := stacktest.Config(t)
+	if cfg.ClickHouseAnalystUser == "" {
+		t.Fatal("no CLICKHOUSE_ANALYST_USER in the configuration: the local stack predates access control; run `make reset && make up`")
+	}
+	a, _, logs := serveApp(map[string]string{
+		"CLICKHOUSE_DATABASE":         cfg.ClickHouseDatabase,
+		"CLICKHOUSE_ANALYST_PASSWORD": "not-the-password",
+		"IDLINK_HTTP_ADDR":            "127.0.0.1:0",
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if code := a.main(ctx, []string{"serve"}); code != 1 {
+		t.Fatalf("exit %d, want 1; log:\n%s", code, logs)
+	}
+	if !strings.Contains(logs.String(), "CLICKHOUSE_ANALYST_PASSWORD") {
+		t.Fatalf("the error does not name CLICKHOUSE_ANALYST_PASSWORD:\n%s", logs)
 	}
 }
 
