@@ -17,7 +17,8 @@ import (
 // rather than a Kafka round trip. The data is deterministic: persons =
 // events/4 persons hold one to three documents of seven types (hex tokens of
 // about 64 characters, like real ones); events are 50% code activations, 20% enrolments,
-// 20% verifications, 10% permit issues, a quarter naming two documents;
+// 20% verifications (a fifth of them rejected), 10% permit issues, a quarter
+// naming two documents, in one of seven regions of six provinces or none;
 // every document has a created change and one person in seven was merged
 // into its neighbour by a later revision. Run it on a fresh database only.
 func (s *Store) SeedSynthetic(ctx context.Context, events int) error {
@@ -56,12 +57,12 @@ SELECT
     toDateTime(1735660800 + cityHash64(i, 4) %% 15552000) AS occurred,
     toDate(occurred) AS occurred_date,
     toInt32(28800) AS tz_offset_s,
-    '440700' AS region,
+    arrayElement(['440700', '440300', '110105', '310101', '500101', '810000', '820000', ''], toUInt64(1 + cityHash64(i, 5) %% 8)) AS region,
     '' AS birth_date,
     if(etype = 'insurance.code_activated', if(h %% 7 < 4, 'online', 'offline'), '') AS channel,
     if(etype = 'insurance.enrolled', if(h %% 3 = 0, 'employee', 'urban_rural'), '') AS scheme,
     if(etype = 'identity.verified', arrayElement(['ride_hailing', 'bank', 'telecom'], toUInt64(1 + h %% 3)), '') AS relying_party,
-    if(etype = 'identity.verified', if(h %% 5 = 0, 'rejected', 'passed'), '') AS outcome,
+    if(etype = 'identity.verified', if(cityHash64(i, 6) %% 5 = 0, 'rejected', 'passed'), '') AS outcome,
     if(outcome = 'rejected', 'document_type_not_supported', '') AS reason,
     '' AS retracts,
     %s AS doc_type,
