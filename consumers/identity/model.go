@@ -492,8 +492,13 @@ func (r *replayer) singletons(e *Event, k key, newDocs []int) {
 	for _, d := range newDocs {
 		id := PersonID(e.ID, r.c.Docs[d].Token)
 		r.newPerson(id, k, []int{d})
-		r.change(Change{ID: changeID(schemas.ChangeCreated, e.ID, id, nil), Kind: schemas.ChangeCreated, EventID: e.ID, At: e.At, PersonID: id})
+		r.created(e, id)
 	}
+}
+
+// created records that event e made person id.
+func (r *replayer) created(e *Event, id string) {
+	r.change(Change{ID: changeID(schemas.ChangeCreated, e.ID, id, nil), Kind: schemas.ChangeCreated, EventID: e.ID, At: e.At, PersonID: id})
 }
 
 func (r *replayer) apply(i int) {
@@ -550,7 +555,7 @@ func (r *replayer) apply(i int) {
 	if len(persons) == 0 {
 		id := PersonID(e.ID, r.c.Docs[newDocs[0]].Token)
 		surv = r.newPerson(id, k, nil)
-		r.change(Change{ID: changeID(schemas.ChangeCreated, e.ID, id, nil), Kind: schemas.ChangeCreated, EventID: e.ID, At: e.At, PersonID: id})
+		r.created(e, id)
 	} else {
 		if len(persons) > 1 {
 			slices.SortFunc(persons, byCreation)
