@@ -318,7 +318,8 @@ kafka_tool() {
 #   agency-<agency>  one per agency: write its own topic events.<agency> and
 #                    the dead-letter topic events.deadletter; nothing else
 #   consumer         the consumers' own user: read the agency topics,
-#                    identity.changes and events.deadletter, write
+#                    identity.changes, events.deadletter and audit.lookups
+#                    (the verification API's audit, written by idlink), write
 #                    identity.changes and events.deadletter, groups idlink-*
 # (agency and consumer ACLs cover the demo's names too: KAFKA_ACL_NAMESPACES).
 kafka_configure() {
@@ -449,6 +450,7 @@ kafka_topics() {
   for a in "${AGENCIES[@]}"; do echo "events.$a"; done
   echo events.deadletter
   echo identity.changes
+  echo audit.lookups
 }
 
 # Topic/group namespaces the per-agency and consumer ACLs cover: the real
@@ -472,7 +474,7 @@ kafka_acl_calls() {
     echo "--allow-principal User:agency-$a --operation Write --operation Describe$own"
   done
   for ns in "${KAFKA_ACL_NAMESPACES[@]}"; do
-    reads+=" --topic ${ns}identity.changes --topic ${ns}events.deadletter"
+    reads+=" --topic ${ns}identity.changes --topic ${ns}events.deadletter --topic ${ns}audit.lookups"
     writes+=" --topic ${ns}identity.changes --topic ${ns}events.deadletter"
     groups+=" --group ${ns%.}${ns:+-}idlink-"
   done

@@ -34,9 +34,16 @@ func (t Topics) DeadLetter() string { return t.prefix + "events.deadletter" }
 // IdentityChanges is the topic identity changes are published on.
 func (t Topics) IdentityChanges() string { return t.prefix + "identity.changes" }
 
+// AuditLookupsName is the topic of the verification API's audit records,
+// before the prefix (compose/lib.sh creates it under this name).
+const AuditLookupsName = "audit.lookups"
+
+// AuditLookups is the topic the verification API records every call on.
+func (t Topics) AuditLookups() string { return t.prefix + AuditLookupsName }
+
 // All lists every topic idlink uses.
 func (t Topics) All() []string {
-	return append(t.AllAgencies(), t.DeadLetter(), t.IdentityChanges())
+	return append(t.AllAgencies(), t.DeadLetter(), t.IdentityChanges(), t.AuditLookups())
 }
 
 // Group returns the consumer group id for a consumer name.
