@@ -33,6 +33,7 @@ const (
 	SubjectAgencyEvent    Subject = "agency_event"
 	SubjectIdentityChange Subject = "identity_change"
 	SubjectDeadLetter     Subject = "dead_letter"
+	SubjectAuditLookup    Subject = "audit_lookup"
 )
 
 // ErrUnknownSchema is returned when a message names a writer schema that this
@@ -101,7 +102,7 @@ func NewCodec() (*Codec, error) {
 			return nil, fmt.Errorf("schema %s: %w", f, err)
 		}
 	}
-	for _, s := range []Subject{SubjectAgencyEvent, SubjectIdentityChange, SubjectDeadLetter} {
+	for _, s := range []Subject{SubjectAgencyEvent, SubjectIdentityChange, SubjectDeadLetter, SubjectAuditLookup} {
 		if c.writers[s] == nil {
 			return nil, fmt.Errorf("no embedded schema for %s", s)
 		}
