@@ -79,6 +79,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	want := []string{
 		"activation_channels", "activation_channels_from_events", "activation_group_names", // 0004
+		"audit_lookups",                                        // 0005
 		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
 		"doc_owner", "doc_owner_from_changes", "doc_owner_from_events", // 0004 (which drops 0002's doc_current)
 		"doc_person",
