@@ -1,7 +1,8 @@
 // Package analytics is the analytics sink: a consumer that reads agency
-// events and identity changes from Kafka and writes them to ClickHouse in
-// batches (one INSERT per table per batch), so the reports of the analytics
-// package can count them.
+// events, identity changes and the verification API's audit records from
+// Kafka and writes them to ClickHouse in batches (one INSERT per table per
+// batch), so the reports of the analytics package can count them and
+// `idlink audit` can list them.
 //
 // Delivery is at least once (offsets are committed after ClickHouse has the
 // batch) and exactly once in effect: the reports count distinct event ids and
@@ -55,6 +56,7 @@ type Sink struct {
 	metrics *pipeline.Metrics
 	dead    *kafka.Writer
 	changes string
+	audit   string
 	agency  map[string]bool
 }
 
@@ -92,6 +94,7 @@ func New(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, m *pip
 	s := &Sink{
 		cfg: cfg, store: store, codec: codec, metrics: m, dead: w,
 		changes: topics.IdentityChanges(),
+		audit:   topics.AuditLookups(),
 		agency:  map[string]bool{},
 	}
 	for _, t := range topics.AllAgencies() {
@@ -104,14 +107,14 @@ func New(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, m *pip
 func (s *Sink) Store() *analytics.Store { return s.store }
 
 // Options are the RunConsumer options of the sink: group cfg.Group("analytics")
-// over every agency topic and the identity-changes topic. Callers may set
-// Logger and Idle before passing them on.
+// over every agency topic, the identity-changes topic and the audit topic.
+// Callers may set Logger and Idle before passing them on.
 func (s *Sink) Options() pipeline.ConsumerOptions {
 	topics := s.cfg.Topics()
 	return pipeline.ConsumerOptions{
 		Name:     Name,
 		Group:    s.cfg.Group(Name),
-		Topics:   append(topics.AllAgencies(), topics.IdentityChanges()),
+		Topics:   append(topics.AllAgencies(), topics.IdentityChanges(), topics.AuditLookups()),
 		MaxBatch: BatchSize,
 		MaxWait:  time.Second,
 		Metrics:  s.metrics,
@@ -139,13 +142,15 @@ func Run(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, m *pip
 
 // Handle decodes a batch and writes it to ClickHouse: one INSERT into
 // event_documents for the agency events, one each into doc_person and
-// identity_changes for the identity changes. Messages that cannot be stored
+// identity_changes for the identity changes, one into audit_lookups for the
+// audit records. Messages that cannot be stored
 // go to the dead-letter topic. It returns an error (the batch is retried,
 // nothing committed) when ClickHouse or the dead-letter topic fails.
 func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 	results := s.decodeAll(msgs)
 	events := make([]*schemas.Event, 0, len(msgs))
 	var changes []*schemas.IdentityChange
+	var audits []*schemas.AuditLookup
 	var rejected []rejection
 	for _, d := range results {
 		switch {
@@ -155,15 +160,20 @@ func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 			events = append(events, d.event)
 		case d.change != nil:
 			changes = append(changes, d.change)
+		case d.audit != nil:
+			audits = append(audits, d.audit)
 		}
 	}
 	now := time.Now()
 	// The two INSERTs go to different tables and ClickHouse runs each on
 	// one thread, so they are sent at the same time: a batch of both kinds
 	// takes as long as the slower of them, not the sum.
-	var eventsErr, changesErr error
+	var eventsErr, changesErr, auditErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { eventsErr = s.store.InsertEvents(ctx, events, now) })
+	if len(audits) > 0 {
+		wg.Go(func() { auditErr = insertAudit(ctx, s.store, audits, now) })
+	}
 	changesErr = s.store.InsertChanges(ctx, changes, now)
 	wg.Wait()
 	if eventsErr != nil {
@@ -171,6 +181,9 @@ func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 	}
 	if changesErr != nil {
 		return fmt.Errorf("analytics sink: writing %d identity changes: %w", len(changes), changesErr)
+	}
+	if auditErr != nil {
+		return fmt.Errorf("analytics sink: writing %d audit records: %w", len(audits), auditErr)
 	}
 	if err := s.deadLetter(ctx, rejected, now); err != nil {
 		return err
@@ -185,6 +198,7 @@ func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 type decoded struct {
 	event    *schemas.Event
 	change   *schemas.IdentityChange
+	audit    *schemas.AuditLookup
 	rejected *rejection
 }
 
@@ -227,6 +241,15 @@ func (s *Sink) decode(m kafka.Message) decoded {
 			return reject(ReasonInvalid, why, c.EventID)
 		}
 		return decoded{change: c}
+	case m.Topic == s.audit:
+		a, err := s.codec.DecodeAudit(m.Value)
+		if err != nil {
+			return reject(ReasonUndecodable, err.Error(), "")
+		}
+		if why := validAudit(a); why != "" {
+			return reject(ReasonInvalid, why, "")
+		}
+		return decoded{audit: a}
 	case s.agency[m.Topic]:
 		e, err := s.codec.DecodeEvent(m.Value)
 		if err != nil {
