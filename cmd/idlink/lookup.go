@@ -70,7 +70,7 @@ func cmdLookup(ctx context.Context, a *app, args []string) int {
 	}
 	fmt.Fprintf(a.stdout, "person_id: %s\nevents:    %d\ndocuments:\n", v.PersonID, v.Events)
 	for _, d := range v.Documents {
-		fmt.Fprintf(a.stdout, "  %-24s %s\n", d.Type, d.Token)
+		fmt.Fprintf(a.stdout, "  %-24s %s %s\n", d.Type, d.Token, d.Status)
 	}
 	return 0
 }

@@ -15,7 +15,8 @@ import (
 //	version byte (1)
 //	uvarint revision
 //	uvarint #docs, then per doc: 32 token bytes, type byte, uvarint birth day (0 = none)
-//	uvarint #events, then per event: flags byte (1 retraction, 2 birth date),
+//	uvarint #events, then per event: flags byte (1 retraction, 2 birth date,
+//	    4 sets status active, 8 sets status revoked),
 //	    string id, varint occurred_at µs, [uvarint birth day], uvarint #docs,
 //	    uvarint doc index..., [string retracts]
 //
@@ -107,6 +108,12 @@ func (c *Cluster) MarshalBinary() ([]byte, error) {
 		}
 		if e.BirthDate != "" {
 			flags |= 2
+		}
+		switch e.Status {
+		case StatusActive:
+			flags |= 4
+		case StatusRevoked:
+			flags |= 8
 		}
 		b = append(b, flags)
 		b = appendString(b, e.ID)
@@ -215,6 +222,12 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 	for i := uint64(0); i < ne && r.err == nil; i++ {
 		flags := r.byte()
 		e := Event{Retract: flags&1 != 0}
+		switch {
+		case flags&4 != 0:
+			e.Status = StatusActive
+		case flags&8 != 0:
+			e.Status = StatusRevoked
+		}
 		e.ID = string(r.bytes(r.uvarint()))
 		e.At = r.varint()
 		if flags&2 != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/schemas"
 )
@@ -54,13 +55,17 @@ type tev struct {
 	docs     []string
 	bd       string
 	retracts string
-	zone     int // occurred_at's UTC offset in hours: the same instant in any offset is the same time
+	zone     int    // occurred_at's UTC offset in hours: the same instant in any offset is the same time
+	typ      string // the event type; "" is identity.verified
 }
 
 func (e tev) event() *schemas.Event {
-	ev := &schemas.Event{EventID: e.id, Type: "identity.verified", Agency: "nia", OccurredAt: time.Unix(int64(e.at), 0).In(time.FixedZone("", e.zone*3600)), BirthDate: e.bd}
+	ev := &schemas.Event{EventID: e.id, Type: eventtypes.IdentityVerified, Agency: eventtypes.NIA, OccurredAt: time.Unix(int64(e.at), 0).In(time.FixedZone("", e.zone*3600)), BirthDate: e.bd}
+	if e.typ != "" {
+		ev.Type = e.typ
+	}
 	if e.retracts != "" {
-		ev.Type, ev.Attrs = "link.retracted", map[string]string{"retracts": e.retracts}
+		ev.Type, ev.Attrs = eventtypes.LinkRetracted, map[string]string{"retracts": e.retracts}
 	}
 	for _, d := range e.docs {
 		ev.Documents = append(ev.Documents, schemas.DocumentRef{Type: docType(d), Token: tok(d), BirthDate: docBirth(d)})

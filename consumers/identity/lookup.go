@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/idlink/idlink/documents"
 )
 
 // PersonView is a person as `idlink lookup` shows it.
@@ -52,6 +54,9 @@ func lookup(ctx context.Context, s Store, kind, id string) (*PersonView, error) 
 	v := &PersonView{PersonID: p.ID, Events: out.EventCount(p.ID), Documents: make([]DocumentSummary, len(p.Docs))}
 	for i, d := range p.Docs {
 		v.Documents[i] = DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token}
+		if c.Docs[d].Type == string(documents.ResidencePermit) {
+			v.Documents[i].Status = out.DocStatus(d).String()
+		}
 	}
 	sort.Slice(v.Documents, func(a, b int) bool {
 		if v.Documents[a].Type != v.Documents[b].Type {

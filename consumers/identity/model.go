@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/schemas"
 )
 
@@ -27,6 +28,40 @@ type Event struct {
 	BirthDate string
 	Retracts  string // for link.retracted: the event_id withdrawn
 	Retract   bool   // a link.retracted event
+	Status    Status // the residence-permit status the event sets, if any
+}
+
+// Status is a residence permit's status as its events set it.
+type Status uint8
+
+// Statuses. A residence permit is active unless the last applied status
+// event naming it, in (occurred_at, event_id) order, revoked it.
+const (
+	StatusNone    Status = iota // the event sets no status
+	StatusActive                // residence_permit.issued
+	StatusRevoked               // residence_permit.revoked
+)
+
+// String returns "active" or "revoked" ("" for StatusNone).
+func (s Status) String() string {
+	switch s {
+	case StatusActive:
+		return "active"
+	case StatusRevoked:
+		return "revoked"
+	}
+	return ""
+}
+
+// StatusOf returns the status an event of type typ sets.
+func StatusOf(typ string) Status {
+	switch typ {
+	case eventtypes.ResidencePermitIssued:
+		return StatusActive
+	case eventtypes.ResidencePermitRevoked:
+		return StatusRevoked
+	}
+	return StatusNone
 }
 
 func (e *Event) before(o *Event) bool {
@@ -234,9 +269,22 @@ type Outcome struct {
 	Alias     map[string]string  // merged-away id -> live id
 	Conflicts []Conflict         // the events held back in this state, in replay order
 	Changes   []Change
+	// Status is per document index: the status the last applied status
+	// event naming that residence permit set (StatusNone when none did).
+	// Events held back or withdrawn set nothing. Nil when no event sets one.
+	Status []Status
 
 	c       *Cluster
 	created []*Person // every person the replay made, merged-away ones too
+}
+
+// DocStatus returns document d's status: revoked while the last applied
+// status event naming it revoked it, else active.
+func (o *Outcome) DocStatus(d int) Status {
+	if o.Status != nil && o.Status[d] == StatusRevoked {
+		return StatusRevoked
+	}
+	return StatusActive
 }
 
 // Resolve lives under the surviving id of a person id (following aliases).
@@ -359,6 +407,7 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 		}
 	}
 	r.out.Conflicts = r.conflictsNow()
+	r.out.Status = r.status()
 	r.out.Persons = make(map[string]*Person, len(r.out.created))
 	for _, p := range r.out.created {
 		if p.live {
@@ -368,6 +417,27 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 		}
 	}
 	return r.out
+}
+
+// status returns Outcome.Status once every event is applied.
+func (r *replayer) status() []Status {
+	var out []Status
+	for _, i := range r.order {
+		e := &r.c.Events[i]
+		if e.Status == StatusNone || r.flags[i]&(evAccepted|evRetracted) != evAccepted {
+			continue
+		}
+		for _, d := range e.Docs {
+			if r.c.Docs[d].Type != string(documents.ResidencePermit) {
+				continue
+			}
+			if out == nil {
+				out = make([]Status, len(r.c.Docs))
+			}
+			out[d] = e.Status
+		}
+	}
+	return out
 }
 
 // after reports whether every event from index n on comes after every

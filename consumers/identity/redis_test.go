@@ -178,15 +178,16 @@ func TestRedisLocks(t *testing.T) {
 	if got := lock(b, "00", "01"); !got["00"] || !got["01"] {
 		t.Fatalf("b after a released: %v, want both", got)
 	}
-	// An expired lock is free: c's locks last 50ms.
-	c := NewRedisStore(rdb, cfg.RedisPrefix, 50*time.Millisecond)
+	// An expired lock is free: c's locks last 1s (long enough for a loaded
+	// machine to try a live one first).
+	c := NewRedisStore(rdb, cfg.RedisPrefix, time.Second)
 	if got := lock(c, "03"); !got["03"] {
 		t.Fatal("c could not take the free lock 03")
 	}
 	if got := lock(a, "03"); got["03"] {
 		t.Fatal("a took c's live lock 03")
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if got := lock(a, "03"); !got["03"] {
 		t.Fatal("a could not take c's expired lock 03")
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/schemas"
 )
@@ -153,7 +154,7 @@ func (r *Resolver) decode(m kafka.Message) (*schemas.Event, string, string) {
 	if ev.EventID == "" {
 		return ev, ReasonMissingEventID, "event_id is empty"
 	}
-	retract := ev.Type == "link.retracted"
+	retract := ev.Type == eventtypes.LinkRetracted
 	if retract && ev.Attrs["retracts"] == "" {
 		return ev, ReasonMissingRetracts, "link.retracted without attrs.retracts"
 	}
@@ -241,7 +242,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				tokens = append(tokens, d.Token)
 			}
 		}
-		if it.ev.Type == "link.retracted" {
+		if it.ev.Type == eventtypes.LinkRetracted {
 			events = append(events, it.ev.Attrs["retracts"])
 		}
 	}
@@ -276,7 +277,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 				join(i, nodeKey{'t', d.Token})
 			}
 		}
-		if it.ev.Type == "link.retracted" {
+		if it.ev.Type == eventtypes.LinkRetracted {
 			t := it.ev.Attrs["retracts"]
 			if j, ok := idx[t]; ok {
 				uf.union(i, j)
@@ -326,7 +327,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 					u.fresh = append(u.fresh, fresh)
 				}
 			}
-			if it.ev.Type == "link.retracted" {
+			if it.ev.Type == eventtypes.LinkRetracted {
 				t := it.ev.Attrs["retracts"]
 				u.events = append(u.events, t)
 				if cid := evCID[t]; cid != "" {
@@ -496,8 +497,8 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			base.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
 			toks[i] = d.Token
 		}
-		e := Event{ID: it.ev.EventID, At: it.ev.OccurredAt.UnixMicro(), BirthDate: it.ev.BirthDate}
-		if it.ev.Type == "link.retracted" {
+		e := Event{ID: it.ev.EventID, At: it.ev.OccurredAt.UnixMicro(), BirthDate: it.ev.BirthDate, Status: StatusOf(it.ev.Type)}
+		if it.ev.Type == eventtypes.LinkRetracted {
 			e.Retract, e.Retracts = true, it.ev.Attrs["retracts"]
 		}
 		if base.AddEvent(e, toks) {
@@ -674,10 +675,12 @@ type ConflictRecord struct {
 	Documents  []DocumentSummary `json:"documents"`
 }
 
-// DocumentSummary names a document by type and token.
+// DocumentSummary names a document by type and token; a person's residence
+// permits also carry their status ("active" or "revoked").
 type DocumentSummary struct {
-	Type  string `json:"type"`
-	Token string `json:"token"`
+	Type   string `json:"type"`
+	Token  string `json:"token"`
+	Status string `json:"status,omitempty"`
 }
 
 // conflictJSON is the record of cf as `idlink conflicts` reads it.
