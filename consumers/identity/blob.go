@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 )
 
 // The cluster blob is a compact binary record, one Redis string per cluster:
@@ -16,9 +17,9 @@ import (
 //	uvarint revision
 //	uvarint #docs, then per doc: 32 token bytes, type byte, uvarint birth day (0 = none)
 //	uvarint #events, then per event: flags byte (1 retraction, 2 birth date,
-//	    4 sets status active, 8 sets status revoked),
+//	    4 sets status active, 8 sets status revoked, 16 type and agency codes),
 //	    string id, varint occurred_at µs, [uvarint birth day], uvarint #docs,
-//	    uvarint doc index..., [string retracts]
+//	    uvarint doc index..., [string retracts], [event type code, agency code]
 //
 // strings are uvarint length + bytes; birth days count from 1800-01-01 plus one.
 const blobVersion = 1
@@ -36,6 +37,51 @@ var docTypes = [...]documents.Type{
 	4: documents.HKID,
 	5: documents.MacaoID,
 	6: documents.Passport,
+}
+
+// eventTypes and agencies are the stored codes of event types and agencies,
+// frozen like docTypes; code 0 is "not recorded".
+var eventTypes = [...]string{
+	1:  eventtypes.ResidencePermitIssued,
+	2:  eventtypes.ResidencePermitRevoked,
+	3:  eventtypes.TravelPermitIssued,
+	4:  eventtypes.InsuranceEnrolled,
+	5:  eventtypes.CodeActivated,
+	6:  eventtypes.IdentityVerified,
+	7:  eventtypes.LinkRetracted,
+	8:  eventtypes.SocialSecurityCardIssued,
+	9:  eventtypes.DriverQualificationRegistered,
+	10: eventtypes.InsuranceOffsiteFiled,
+}
+
+var agencies = [...]string{
+	1: eventtypes.MPS,
+	2: eventtypes.NIA,
+	3: eventtypes.NHSA,
+	4: eventtypes.MOT,
+	5: eventtypes.MOHRSS,
+	6: eventtypes.Platform,
+}
+
+// code returns the index of s in table, or 0.
+func code(table []string, s string) byte {
+	if s == "" {
+		return 0
+	}
+	for i, t := range table {
+		if t == s {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+// name returns table[c], or "" for a code the table lacks.
+func name(table []string, c byte) string {
+	if int(c) < len(table) {
+		return table[c]
+	}
+	return ""
 }
 
 func typeCode(t string) (byte, bool) {
@@ -115,6 +161,10 @@ func (c *Cluster) MarshalBinary() ([]byte, error) {
 		case StatusRevoked:
 			flags |= 8
 		}
+		tc, ac := code(eventTypes[:], e.Type), code(agencies[:], e.Agency)
+		if tc != 0 || ac != 0 {
+			flags |= 16
+		}
 		b = append(b, flags)
 		b = appendString(b, e.ID)
 		b = binary.AppendVarint(b, e.At)
@@ -127,6 +177,9 @@ func (c *Cluster) MarshalBinary() ([]byte, error) {
 		}
 		if e.Retract {
 			b = appendString(b, e.Retracts)
+		}
+		if flags&16 != 0 {
+			b = append(b, tc, ac)
 		}
 	}
 	return b, nil
@@ -248,6 +301,9 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 		}
 		if e.Retract {
 			e.Retracts = string(r.bytes(r.uvarint()))
+		}
+		if flags&16 != 0 {
+			e.Type, e.Agency = name(eventTypes[:], r.byte()), name(agencies[:], r.byte())
 		}
 		c.Events = append(c.Events, e)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/eventtypes"
 )
 
 // Every stored cluster names document types by these codes: they never
@@ -26,6 +27,34 @@ func TestTypeCodesAreFrozen(t *testing.T) {
 	for _, typ := range documents.Types() {
 		if _, ok := typeCode(string(typ)); !ok {
 			t.Errorf("document type %s has no stored code: append one to docTypes", typ)
+		}
+	}
+}
+
+// TestEventCodesAreFrozen pins the stored codes of event types and agencies,
+// and checks that every registered type and agency has one.
+func TestEventCodesAreFrozen(t *testing.T) {
+	wantTypes := []string{1: "residence_permit.issued", 2: "residence_permit.revoked", 3: "travel_permit.issued", 4: "insurance.enrolled",
+		5: "insurance.code_activated", 6: "identity.verified", 7: "link.retracted", 8: "social_security_card.issued",
+		9: "driver_qualification.registered", 10: "insurance.offsite_filed"}
+	wantAgencies := []string{1: "mps", 2: "nia", 3: "nhsa", 4: "mot", 5: "mohrss", 6: "platform"}
+	for _, tt := range []struct {
+		table, want []string
+	}{{eventTypes[:], wantTypes}, {agencies[:], wantAgencies}} {
+		for c, n := range tt.want {
+			if c > 0 && (code(tt.table, n) != byte(c) || name(tt.table, byte(c)) != n) {
+				t.Errorf("%s has code %d; stored clusters use %d", n, code(tt.table, n), c)
+			}
+		}
+	}
+	for _, n := range eventtypes.Names() {
+		if code(eventTypes[:], n) == 0 {
+			t.Errorf("event type %s has no stored code: append one to eventTypes", n)
+		}
+	}
+	for _, a := range eventtypes.Agencies() {
+		if code(agencies[:], a) == 0 {
+			t.Errorf("agency %s has no stored code: append one to agencies", a)
 		}
 	}
 }

@@ -664,8 +664,9 @@ func TestBlobRoundTrip(t *testing.T) {
 	for _, n := range []string{"R0", "M1", "P1"} {
 		c.AddDoc(Doc{Token: tok(n), Type: docType(n), BirthDate: docBirth(n)})
 	}
-	c.AddEvent(Event{ID: "e1", At: -5, BirthDate: "1990-01-01"}, []string{tok("R0"), tok("M1")})
-	c.AddEvent(Event{ID: "e2", At: 1 << 50, Retract: true, Retracts: "e1"}, []string{tok("P1")})
+	c.AddEvent(Event{ID: "e1", At: -5, BirthDate: "1990-01-01", Status: StatusActive, Type: eventtypes.ResidencePermitIssued, Agency: eventtypes.MPS}, []string{tok("R0"), tok("M1")})
+	c.AddEvent(Event{ID: "e2", At: 1 << 50, Retract: true, Retracts: "e1", Type: eventtypes.LinkRetracted, Agency: eventtypes.MOHRSS}, []string{tok("P1")})
+	c.AddEvent(Event{ID: "e3", At: 7, Status: StatusRevoked}, []string{tok("R0")})
 	b, err := c.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,8 @@ type Event struct {
 	Retracts  string // for link.retracted: the event_id withdrawn
 	Retract   bool   // a link.retracted event
 	Status    Status // the residence-permit status the event sets, if any
+	Type      string // the event type, for explanations ("" in clusters stored before types were)
+	Agency    string // the publishing agency, likewise
 }
 
 // Status is a residence permit's status as its events set it.
@@ -370,7 +372,10 @@ const (
 
 // replay is Replay; if snap is set, it is also called with the outcome so far
 // once the first n events in replay order are applied.
-func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
+func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome { return play(c, n, snap).out }
+
+// replayOrder returns c's event indices in (occurred_at, event_id) order.
+func replayOrder(c *Cluster) []int32 {
 	order := make([]int32, len(c.Events))
 	for i := range order {
 		order[i] = int32(i)
@@ -385,7 +390,12 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 		}
 		return 0
 	})
+	return order
+}
 
+// play is replay, returning the replayer with every event's final flags.
+func play(c *Cluster, n int, snap func(*Outcome)) *replayer {
+	order := replayOrder(c)
 	r := newReplayer(c, order, false)
 	for j, i := range order {
 		if j == n && snap != nil {
@@ -416,7 +426,7 @@ func replay(c *Cluster, n int, snap func(*Outcome)) *Outcome {
 			r.out.Persons[p.ID] = p
 		}
 	}
-	return r.out
+	return r
 }
 
 // status returns Outcome.Status once every event is applied.
@@ -506,6 +516,8 @@ type replayer struct {
 	slab   []Person // persons are allocated from here
 	out    *Outcome
 
+	steps []step // per event, what it did; kept only when explaining
+
 	newDocs []int     // scratch of apply
 	persons []*Person // scratch of apply
 	holders []holder  // scratch of conflict
@@ -594,6 +606,7 @@ func (r *replayer) apply(i int) {
 		slices.SortFunc(newDocs, func(a, b int) int { return strings.Compare(r.c.Docs[a].Token, r.c.Docs[b].Token) })
 	}
 	if e.Retract {
+		r.did(i, DidRetract, "")
 		r.singletons(e, k, newDocs)
 		if !r.flat { // a re-decision starts with every retraction's target marked
 			r.retract(e)
@@ -604,10 +617,12 @@ func (r *replayer) apply(i int) {
 		return
 	}
 	if r.flags[i]&evRetracted != 0 { // withdrawn by an earlier retraction: links nothing
+		r.did(i, DidWithdrawn, "")
 		r.singletons(e, k, newDocs)
 		return
 	}
 	if reason := r.conflict(e, persons, newDocs); reason != "" {
+		r.did(i, DidHeld, reason)
 		r.singletons(e, k, newDocs)
 		r.flags[i] |= evHeld
 		r.held = append(r.held, heldEvent{int32(i), reason})
@@ -618,22 +633,30 @@ func (r *replayer) apply(i int) {
 	}
 	r.flags[i] |= evAccepted
 	if len(newDocs) == 0 && len(persons) == 1 && (e.BirthDate == "" || slices.Contains(persons[0].birthDate, e.BirthDate)) {
+		r.did(i, DidConfirmed, "")
 		r.flags[i] |= evNoop
 		return
 	}
 	var surv *Person
 	if len(persons) == 0 {
+		r.did(i, DidCreated, "")
 		id := PersonID(e.ID, r.c.Docs[newDocs[0]].Token)
 		surv = r.newPerson(id, k, nil)
 		r.created(e, id)
 	} else {
 		if len(persons) > 1 {
 			slices.SortFunc(persons, byCreation)
+			r.did(i, DidMerged, "")
+		} else {
+			r.did(i, DidLinked, "")
 		}
 		surv = persons[0]
 		var gone []string
 		for _, p := range persons[1:] {
 			gone = append(gone, p.ID)
+			if r.steps != nil {
+				r.steps[i].merged = append(r.steps[i].merged, mergedPerson{p.ID, slices.Clone(p.docs)})
+			}
 			r.mergeInto(surv, p)
 		}
 		if len(gone) > 0 && !r.flat {

@@ -497,7 +497,7 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			base.AddDoc(Doc{Token: d.Token, Type: d.Type, BirthDate: d.BirthDate})
 			toks[i] = d.Token
 		}
-		e := Event{ID: it.ev.EventID, At: it.ev.OccurredAt.UnixMicro(), BirthDate: it.ev.BirthDate, Status: StatusOf(it.ev.Type)}
+		e := Event{ID: it.ev.EventID, At: it.ev.OccurredAt.UnixMicro(), BirthDate: it.ev.BirthDate, Status: StatusOf(it.ev.Type), Type: it.ev.Type, Agency: it.ev.Agency}
 		if it.ev.Type == eventtypes.LinkRetracted {
 			e.Retract, e.Retracts = true, it.ev.Attrs["retracts"]
 		}
