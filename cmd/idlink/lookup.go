@@ -7,6 +7,7 @@ import (
 
 	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/documents"
+	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers"
 )
 
@@ -39,20 +40,10 @@ func cmdLookup(ctx context.Context, a *app, args []string) int {
 	if *personID != "" {
 		v, err = identity.LookupPerson(ctx, store, *personID)
 	} else {
-		t, ok := documents.ParseType(*docType)
-		if !ok {
-			fmt.Fprintf(a.stderr, "idlink lookup: unknown --doc-type %q: use one of %s\n", *docType, typeNames())
-			return 2
+		tok, code := a.documentToken(cfg, "lookup", "", *docType, *number)
+		if code != 0 {
+			return code
 		}
-		valid, verr := documents.Validate(t, *number)
-		if verr != nil {
-			fmt.Fprintf(a.stderr, "idlink lookup: --number is not a valid %s (%v): check the number\n", t, verr)
-			return 2
-		}
-		if err := cfg.RequireKey(); err != nil {
-			return a.fail(err)
-		}
-		tok := producers.NewPseudonymizer(cfg.PseudonymKey).Token(t, valid.Number)
 		v, err = identity.LookupDocument(ctx, store, tok)
 	}
 	if err != nil {
@@ -73,6 +64,26 @@ func cmdLookup(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stdout, "  %-24s %s %s\n", d.Type, d.Token, d.Status)
 	}
 	return 0
+}
+
+// documentToken validates a document given by flags --<prefix>doc-type and
+// --<prefix>number and returns its token, or the exit code after saying
+// what is wrong (2: bad flag or number, 1: no pseudonym key).
+func (a *app) documentToken(cfg *pipeline.Config, cmd, prefix, docType, number string) (string, int) {
+	t, ok := documents.ParseType(docType)
+	if !ok {
+		fmt.Fprintf(a.stderr, "idlink %s: unknown --%sdoc-type %q: use one of %s\n", cmd, prefix, docType, typeNames())
+		return "", 2
+	}
+	valid, err := documents.Validate(t, number)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "idlink %s: --%snumber is not a valid %s (%v): check the number\n", cmd, prefix, t, err)
+		return "", 2
+	}
+	if err := cfg.RequireKey(); err != nil {
+		return "", a.fail(err)
+	}
+	return producers.NewPseudonymizer(cfg.PseudonymKey).Token(t, valid.Number), 0
 }
 
 func typeNames() string {

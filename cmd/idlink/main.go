@@ -39,6 +39,8 @@ func commands() map[string]command {
 		"run":       {"run the identity-resolution and analytics consumers", cmdRun},
 		"lookup":    {"show the person holding a document", cmdLookup},
 		"conflicts": {"list links held back instead of merged", cmdConflicts},
+		"why":       {"explain why documents are one person, or why not", cmdWhy},
+		"retract":   {"withdraw a wrong link: publish a link.retracted for an event", cmdRetract},
 		"stats":     {"print an analytics report from ClickHouse", cmdStats},
 		"serve":     {"serve the HTTP API and dashboard", cmdServe},
 		"demo":      {"run the whole pipeline on bundled sample data", cmdDemo},
