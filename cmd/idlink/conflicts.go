@@ -40,7 +40,7 @@ func cmdConflicts(ctx context.Context, a *app, args []string) int {
 	}
 	fmt.Fprintf(a.stdout, "%d conflicts held for review\n", len(list))
 	for _, c := range list {
-		fmt.Fprintf(a.stdout, "%s  %-34s %-28s persons: %s\n", c.OccurredAt, c.EventID, c.Reason, strings.Join(c.PersonIDs, ", "))
+		fmt.Fprintf(a.stdout, "%s  %-34s %-32s %s held apart from %s (persons: %s)\n", c.OccurredAt, c.EventID, c.Reason, c.PersonID, c.OtherPersonID, strings.Join(c.PersonIDs, ", "))
 	}
 	return 0
 }

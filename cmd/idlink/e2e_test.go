@@ -157,8 +157,9 @@ func TestTwoResolverProcesses(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &conflicts) != nil {
 		t.Fatalf("conflicts: exit %d, %q", code, out)
 	}
-	if len(conflicts) != 1 || conflicts[0]["event_id"] != "a3" || conflicts[0]["reason"] != "conflicting_residence_permit" {
-		t.Fatalf("conflicts %v", conflicts)
+	if len(conflicts) != 1 || conflicts[0]["event_id"] != "a3" || conflicts[0]["reason"] != "conflicting_residence_permit" ||
+		conflicts[0]["doc_type"] != "residence_permit" || conflicts[0]["person_id"] != a3["person_id"] || conflicts[0]["other_person_id"] != a1["person_id"] {
+		t.Fatalf("conflicts %v; want a3 held between %v and %v over residence_permit", conflicts, a3["person_id"], a1["person_id"])
 	}
 }
 

@@ -250,6 +250,7 @@ type Conflict struct {
 	Reason    string
 	PersonIDs []string // the persons holding the event's documents (both sides), sorted
 	Docs      []int    // the event's documents
+	First     string   // the person holding the event's first document
 }
 
 // Change is one identity change, with a deterministic ID.
@@ -746,6 +747,9 @@ func (r *replayer) conflictsNow() []Conflict {
 	for j, h := range r.held {
 		e := &r.c.Events[h.ev]
 		out[j] = Conflict{EventID: e.ID, At: e.At, Reason: h.reason, PersonIDs: r.ownersOf(e.Docs), Docs: slices.Clone(e.Docs)}
+		if p := r.owner[e.Docs[0]]; p != nil {
+			out[j].First = p.ID
+		}
 	}
 	return out
 }

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -671,8 +672,15 @@ type ConflictRecord struct {
 	EventID    string            `json:"event_id"`
 	OccurredAt string            `json:"occurred_at"`
 	Reason     string            `json:"reason"`
-	PersonIDs  []string          `json:"person_ids"`
+	PersonIDs  []string          `json:"person_ids"` // every person holding one of its documents (both sides), sorted
 	Documents  []DocumentSummary `json:"documents"`
+	// PersonID holds the event's first document; OtherPersonID is the first
+	// other person in PersonIDs ("" when the event conflicts with the birth
+	// date of the one person holding all its documents).
+	PersonID      string `json:"person_id"`
+	OtherPersonID string `json:"other_person_id"`
+	// DocType is the single-holder type held twice ("" for a birth date).
+	DocType string `json:"doc_type"`
 }
 
 // DocumentSummary names a document by type and token; a person's residence
@@ -690,9 +698,18 @@ func conflictJSON(c *Cluster, cf *Conflict) []byte {
 }
 
 func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {
-	rec := ConflictRecord{EventID: cf.EventID, OccurredAt: time.UnixMicro(cf.At).UTC().Format(time.RFC3339Nano), Reason: cf.Reason, PersonIDs: cf.PersonIDs}
+	rec := ConflictRecord{EventID: cf.EventID, OccurredAt: time.UnixMicro(cf.At).UTC().Format(time.RFC3339Nano), Reason: cf.Reason, PersonIDs: cf.PersonIDs, PersonID: cf.First}
 	if rec.PersonIDs == nil {
 		rec.PersonIDs = []string{}
+	}
+	for _, id := range rec.PersonIDs {
+		if id != rec.PersonID {
+			rec.OtherPersonID = id
+			break
+		}
+	}
+	if t, ok := strings.CutPrefix(cf.Reason, reasonTypePref); ok && cf.Reason != ReasonBirthDate {
+		rec.DocType = t
 	}
 	for _, d := range cf.Docs {
 		rec.Documents = append(rec.Documents, DocumentSummary{Type: c.Docs[d].Type, Token: c.Docs[d].Token})

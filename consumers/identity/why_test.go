@@ -189,3 +189,25 @@ func TestExplainSteps(t *testing.T) {
 		t.Fatalf("H1's first step %+v", x1.Events[0])
 	}
 }
+
+// TestConflictRecordSides checks the record `idlink conflicts` shows: the
+// person holding the held event's first document, the other side, and the
+// type held twice.
+func TestConflictRecordSides(t *testing.T) {
+	h := newHarness(t)
+	h.feed(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}}, tev{id: "e2", at: 2, docs: []string{"R2", "M1"}}, tev{id: "e3", at: 3, docs: []string{"M1"}, bd: "1970-01-01"})
+	list, err := ListConflicts(context.Background(), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Fatalf("conflicts %+v, want e2 and e3", list)
+	}
+	r2, m1 := h.person("R2").PersonID, h.person("M1").PersonID
+	if c := list[0]; c.EventID != "e2" || c.PersonID != r2 || c.OtherPersonID != m1 || c.DocType != "residence_permit" {
+		t.Fatalf("e2's record %+v, want person %s, other %s, doc_type residence_permit", c, r2, m1)
+	}
+	if c := list[1]; c.EventID != "e3" || c.PersonID != m1 || c.OtherPersonID != "" || c.DocType != "" || c.Reason != ReasonBirthDate {
+		t.Fatalf("e3's record %+v, want person %s alone, a birth date conflict", c, m1)
+	}
+}
