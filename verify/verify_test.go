@@ -13,7 +13,9 @@ import (
 	"github.com/idlink/idlink/verify"
 )
 
-func doc(typ, number string) map[string]string { return map[string]string{"type": typ, "number": number} }
+func doc(typ, number string) map[string]string {
+	return map[string]string{"type": typ, "number": number}
+}
 
 func verifyBody(typ, number, birthDate string) map[string]any {
 	b := map[string]any{"document": doc(typ, number)}
