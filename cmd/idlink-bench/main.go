@@ -52,11 +52,12 @@ const (
 	phaseBaseline = "baseline"
 	phaseLatency  = "latency"
 	phaseReports  = "reports"
+	phaseWhy      = "why"
 )
 
 // allPhases lists the phases -skip accepts.
 func allPhases() []string {
-	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports}
+	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseWhy}
 }
 
 // options are the command-line flags.
@@ -179,6 +180,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseBaseline, b.baseline},
 		{phaseLatency, b.latency},
 		{phaseReports, b.reports},
+		{phaseWhy, b.why},
 	}
 	for _, s := range steps {
 		if b.opts.skip[s.phase] {
