@@ -45,6 +45,8 @@ func commands() map[string]command {
 		"serve":     {"serve the HTTP API and dashboard", cmdServe},
 		"demo":      {"run the whole pipeline on bundled sample data", cmdDemo},
 		"migrate":   {"apply the ClickHouse migrations", cmdMigrate},
+		"api-keys":  {"create, list and revoke relying parties' keys for the verification API", cmdAPIKeys},
+		"audit":     {"list who asked the verification API about a document, and when", cmdAudit},
 	}
 }
 

@@ -6,23 +6,33 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/analytics/dashboard"
+	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/pipeline"
+	"github.com/idlink/idlink/schemas"
+	"github.com/idlink/idlink/verify"
 )
 
 // shutdownTimeout is how long `idlink serve` lets requests in flight finish
 // after SIGINT/SIGTERM.
 const shutdownTimeout = 10 * time.Second
 
-// cmdServe serves the HTTP API and dashboard (package dashboard) until ctx is
+// defaultAPIAddr is where the verification API listens unless
+// IDLINK_API_ADDR or --api-addr say otherwise (CONTRACT.md §6).
+const defaultAPIAddr = "127.0.0.1:8090"
+
+// cmdServe serves the HTTP API and dashboard (package dashboard) and, on a
+// listener of its own, the verification API (package verify) until ctx is
 // done, then shuts down gracefully.
 func cmdServe(ctx context.Context, a *app, args []string) int {
-	fs := a.flags("serve", "[--addr host:port]")
+	fs := a.flags("serve", "[--addr host:port] [--api-addr host:port|off]")
 	addr := fs.String("addr", "", "listen on host:port (default IDLINK_HTTP_ADDR, else 127.0.0.1:8080)")
+	apiAddr := fs.String("api-addr", "", "serve the verification API on host:port (default IDLINK_API_ADDR, else "+defaultAPIAddr+"); off: not at all")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
@@ -36,16 +46,22 @@ func cmdServe(ctx context.Context, a *app, args []string) int {
 	if *addr != "" {
 		cfg.HTTPAddr = *addr
 	}
-	if err := serve(ctx, a, cfg); err != nil {
+	if *apiAddr == "" {
+		*apiAddr = defaultAPIAddr
+		if v, ok := a.lookup("IDLINK_API_ADDR"); ok && v != "" {
+			*apiAddr = v
+		}
+	}
+	if err := serve(ctx, a, cfg, *apiAddr); err != nil {
 		return a.fail(err)
 	}
 	return 0
 }
 
-// serve listens on cfg.HTTPAddr, opens the analytics store for reports
-// (analytics.OpenReports: as the analyst user when one is set, the database
-// migrated) and serves until ctx is done.
-func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
+// serve listens on cfg.HTTPAddr and apiAddr ("off": no API), opens the
+// analytics store for reports (analytics.OpenReports: as the analyst user
+// when one is set, the database migrated) and serves until ctx is done.
+func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) error {
 	// Listen first: a taken address fails at once, not after ClickHouse.
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
@@ -53,6 +69,16 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
 		return listenError(cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
+	var apiLn net.Listener
+	if apiAddr != "off" {
+		if err := cfg.RequireKey(); err != nil {
+			return fmt.Errorf("the verification API needs the pseudonym key: %w (or serve without it: --api-addr off)", err)
+		}
+		if apiLn, err = lc.Listen(ctx, "tcp", apiAddr); err != nil {
+			return apiListenError(apiAddr, err)
+		}
+		defer apiLn.Close()
+	}
 
 	// Reads as CLICKHOUSE_ANALYST_USER when set; a fresh database gets its
 	// tables first, so every report answers (empty).
@@ -74,14 +100,45 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving the dashboard and HTTP API", "url", serverURL(ln.Addr()), "clickhouse_database", store.Database())
 
+	var apiSrv *http.Server
+	apiErrc := make(chan error, 1)
+	if apiLn != nil {
+		h, closeAPI, err := apiHandler(ctx, a, cfg)
+		if err != nil {
+			_ = srv.Close()
+			return err
+		}
+		defer closeAPI()
+		apiSrv = &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		go func() { apiErrc <- apiSrv.Serve(apiLn) }()
+		a.log.Info("serving the verification API", "address", apiLn.Addr().String(), "openapi", serverURL(apiLn.Addr())+strings.TrimPrefix(verify.PathOpenAPI, "/"))
+	}
+
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving HTTP on %s: %w", cfg.HTTPAddr, err)
+	case err := <-apiErrc:
+		_ = srv.Close()
+		return fmt.Errorf("serving the verification API on %s: %w", apiAddr, err)
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down the HTTP server", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
+	var apiDone chan error
+	if apiSrv != nil {
+		// Calls in flight finish (and are audited) before the auditor closes.
+		apiDone = make(chan error, 1)
+		go func() { apiDone <- apiSrv.Shutdown(sctx) }()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutting down the HTTP server on %s: %w", cfg.HTTPAddr, err)
@@ -89,7 +146,81 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
+	if apiSrv != nil {
+		if err := <-apiDone; err != nil {
+			_ = apiSrv.Close()
+			return fmt.Errorf("shutting down the verification API on %s: %w", apiAddr, err)
+		}
+		if err := <-apiErrc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving the verification API on %s: %w", apiAddr, err)
+		}
+	}
 	return nil
+}
+
+// apiHandler builds the verification API over cfg's Redis (keys, document
+// states) and Kafka (the audit topic). Neither is required to be up at
+// start: while one is down the API answers 503.
+func apiHandler(ctx context.Context, a *app, cfg *pipeline.Config) (http.Handler, func(), error) {
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.PingRedis(ctx, rdb); err != nil {
+		a.log.Warn("the verification API answers 503 until Redis answers", "err", err)
+	}
+	auditor, err := verify.NewAuditor(cfg, codec)
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	topicCtx, stopTopic := context.WithCancel(ctx)
+	topicDone := make(chan struct{})
+	go func() {
+		defer close(topicDone)
+		ensureAuditTopic(topicCtx, a, cfg)
+	}()
+	srv, err := verify.NewServer(verify.Options{
+		States:       verify.IdentityStates(identity.NewRedisStore(rdb, cfg.RedisPrefix, 0)),
+		Keys:         verify.NewKeyStore(rdb, cfg.RedisPrefix),
+		Audit:        auditor,
+		PseudonymKey: cfg.PseudonymKey,
+		Log:          a.log,
+	})
+	closeAll := func() {
+		stopTopic()
+		<-topicDone
+		if err := auditor.Close(); err != nil {
+			a.log.Warn("closing the audit writer", "err", err)
+		}
+		rdb.Close()
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return srv, closeAll, nil
+}
+
+// ensureAuditTopic creates the audit topic if it is missing, trying again
+// every few seconds while Kafka does not answer.
+func ensureAuditTopic(ctx context.Context, a *app, cfg *pipeline.Config) {
+	for {
+		err := cfg.EnsureTopics(ctx, cfg.Topics().AuditLookups())
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("the verification API answers 503 until its audit topic can be written", "topic", cfg.Topics().AuditLookups(), "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // listenError explains a failure to listen, naming the settings that fix it.
@@ -98,6 +229,14 @@ func listenError(addr string, err error) error {
 		return fmt.Errorf("cannot listen on %s: %w; another process (another `idlink serve`?) holds that address: stop it, or choose a free one with --addr host:port or IDLINK_HTTP_ADDR", addr, err)
 	}
 	return fmt.Errorf("cannot listen on %s: %w: set a valid local host:port with --addr or IDLINK_HTTP_ADDR", addr, err)
+}
+
+// apiListenError is listenError for the verification API's address.
+func apiListenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s for the verification API: %w; another process (another `idlink serve`?) holds that address: stop it, or choose a free one with --api-addr host:port or IDLINK_API_ADDR", addr, err)
+	}
+	return fmt.Errorf("cannot listen on %s for the verification API: %w: set a valid local host:port with --api-addr or IDLINK_API_ADDR (off: no API)", addr, err)
 }
 
 // serverURL is the dashboard's URL for a listener address; an unspecified

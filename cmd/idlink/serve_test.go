@@ -103,6 +103,7 @@ func TestServeDashboard(t *testing.T) {
 	a, _, logs := serveApp(map[string]string{
 		"CLICKHOUSE_DATABASE": cfg.ClickHouseDatabase,
 		"IDLINK_HTTP_ADDR":    "127.0.0.1:0",
+		"IDLINK_API_ADDR":     "127.0.0.1:0",
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -182,6 +183,7 @@ func TestServeAnalystRefused(t *testing.T) {
 		"CLICKHOUSE_DATABASE":         cfg.ClickHouseDatabase,
 		"CLICKHOUSE_ANALYST_PASSWORD": "not-the-password",
 		"IDLINK_HTTP_ADDR":            "127.0.0.1:0",
+		"IDLINK_API_ADDR":             "127.0.0.1:0",
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
