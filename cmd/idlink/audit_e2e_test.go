@@ -277,4 +277,3 @@ func TestVerificationAPIEndToEnd(t *testing.T) {
 		t.Errorf("idlink audit:\n%s", human)
 	}
 }
-
