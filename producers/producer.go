@@ -17,10 +17,10 @@ import (
 	"github.com/idlink/idlink/schemas"
 )
 
-// Result counts what one ProduceFile call did. Every line that is not blank
-// is counted once: Lines = Accepted + Repeats + Rejected.
+// Result counts what one ProduceFile call did. Every line is counted once
+// (a blank line is rejected as bad_json): Lines = Accepted + Repeats + Rejected.
 type Result struct {
-	Lines    int            `json:"lines"`    // lines read, blank ones not counted
+	Lines    int            `json:"lines"`    // lines read
 	Accepted int            `json:"accepted"` // distinct event_ids published
 	Repeats  int            `json:"repeats"`  // valid lines whose event_id was accepted earlier in the input; not published again
 	Rejected int            `json:"rejected"` // lines sent to the dead-letter topic
@@ -293,8 +293,9 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 	}
 }
 
-// readChunks splits r into chunks of lines (blank lines skipped; over-long
-// lines kept with a nil raw) and hands each to emit, which returns false to
+// readChunks splits r into chunks of lines (blank ones too, which are
+// rejected like any line that is not a JSON object; over-long lines kept
+// with a nil raw) and hands each to emit, which returns false to
 // stop. A UTF-8 byte-order mark at the start of r is skipped.
 func readChunks(ctx context.Context, r io.Reader, source string, emit func(*chunk) bool) error {
 	br := bufio.NewReaderSize(r, 256<<10)
@@ -309,8 +310,8 @@ func readChunks(ctx context.Context, r io.Reader, source string, emit func(*chun
 		}
 		if tooLong {
 			c.lines = append(c.lines, lineJob{n: n})
-		} else if len(trimSpace(line)) > 0 {
-			c.lines = append(c.lines, lineJob{n: n, raw: append([]byte(nil), line...)})
+		} else if len(line) > 0 || err == nil { // the end of input after a newline is no line
+			c.lines = append(c.lines, lineJob{n: n, raw: append(make([]byte, 0, len(line)), line...)})
 		}
 		if errors.Is(err, io.EOF) || len(c.lines) == chunkLines {
 			if len(c.lines) > 0 && !emit(c) {
@@ -392,13 +393,3 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 
 // utf8BOM is the UTF-8 encoding of U+FEFF, the byte-order mark.
 const utf8BOM = "\xef\xbb\xbf"
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
-}

@@ -69,8 +69,11 @@ func TestProduceAccountsForEveryLine(t *testing.T) {
 	n := 0
 	for i, l := range lines {
 		if i == 3 {
-			file.WriteString(" \t\n") // a blank line: not counted
+			file.WriteString(" \t\n") // a blank line is a line, rejected as bad_json
 			n++
+			rejected++
+			wantReasons[producers.ReasonBadJSON]++
+			wantStderr = append(wantStderr, fmt.Sprintf(":%d: rejected: %s", n, producers.ReasonBadJSON))
 		}
 		file.WriteString(l.line + "\n")
 		n++
@@ -104,9 +107,9 @@ func TestProduceAccountsForEveryLine(t *testing.T) {
 	if err := dec.Decode(&res); err != nil {
 		t.Fatalf("produce --json printed %q: %v", out, err)
 	}
-	if res.Lines != len(lines) || res.Accepted != accepted || res.Repeats != repeats || res.Rejected != rejected ||
+	if res.Lines != len(lines)+1 || res.Accepted != accepted || res.Repeats != repeats || res.Rejected != rejected ||
 		res.Lines != res.Accepted+res.Repeats+res.Rejected {
-		t.Fatalf("produce --json: %+v; want lines %d = accepted %d + repeats %d + rejected %d", res, len(lines), accepted, repeats, rejected)
+		t.Fatalf("produce --json: %+v; want lines %d = accepted %d + repeats %d + rejected %d", res, len(lines)+1, accepted, repeats, rejected)
 	}
 	if fmt.Sprint(res.Reasons) != fmt.Sprint(wantReasons) {
 		t.Fatalf("reasons %v, want %v", res.Reasons, wantReasons)
