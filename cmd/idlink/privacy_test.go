@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/idlink/idlink/internal/stacktest"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers/simulator"
+	"github.com/idlink/idlink/verify"
 )
 
 // TestPrivacy checks CONTRACT.md §5 on the real stack: raw document numbers
@@ -79,6 +82,11 @@ func TestPrivacy(t *testing.T) {
 		t.Fatalf("produce: accepted %d rejected %d, want %d and %d", produced.Accepted, produced.Rejected, want.Accepted, want.Rejected)
 	}
 	runIdlink("run", "--exit-when-idle", "--metrics-addr", "off")
+	// The verification API: calls about the input's documents, as written,
+	// valid and not, then the audit landed and listed.
+	answers := privacyAPICalls(t, ctx, &cli{t: t, bin: bin, env: env, dir: dir}, ds.Lines, &logs, runIdlink)
+	runIdlink("run", "--exit-when-idle", "--metrics-addr", "off")
+	logs.WriteString(runIdlink("audit", "--doc-type", "hkid", "--number", "A123456(3)", "--json"))
 	for _, report := range analytics.ReportNames()[:4] {
 		logs.WriteString(runIdlink("stats", report, "--json")) // what analysts see
 	}
@@ -125,6 +133,9 @@ func TestPrivacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.scan("logs", "logs", logs.Bytes())
+	for _, ans := range answers {
+		sc.scan("api answers", "api answers", ans)
+	}
 	t.Logf("scanned: %v", sc.volume)
 
 	// Cover every place that holds data: a scan that read nothing proves nothing.
@@ -139,7 +150,8 @@ func TestPrivacy(t *testing.T) {
 	if n := sc.volume["kafka "+topics.DeadLetter()]; n < produced.Rejected {
 		t.Errorf("scanned %d dead letters, want at least the %d rejected lines", n, produced.Rejected)
 	}
-	for _, where := range []string{"kafka " + topics.IdentityChanges(), "redis keys", "clickhouse event_documents", "clickhouse doc_person", "clickhouse identity_changes", "logs"} {
+	for _, where := range []string{"kafka " + topics.IdentityChanges(), "redis keys", "clickhouse event_documents", "clickhouse doc_person", "clickhouse identity_changes", "logs",
+		"kafka " + topics.AuditLookups(), "clickhouse audit_lookups", "api answers"} {
 		if sc.volume[where] == 0 {
 			t.Errorf("scanned nothing in %s", where)
 		}
@@ -169,6 +181,67 @@ func TestPrivacy(t *testing.T) {
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{plantTopic}})
 	}
 	_ = store.Conn().Exec(ctx, "DROP TABLE IF EXISTS privacy_planted")
+}
+
+// privacyAPICalls creates a key, runs `idlink serve` and asks its
+// verification API about the documents of the first lines of the input, as
+// written (valid and invalid ones: verify for the first document, match for
+// the first two), and returns every answer's body. serve's log goes to logs.
+func privacyAPICalls(t *testing.T, ctx context.Context, c *cli, lines [][]byte, logs *bytes.Buffer, runIdlink func(...string) string) [][]byte {
+	t.Helper()
+	var k struct{ Key string }
+	if err := json.Unmarshal([]byte(runIdlink("api-keys", "create", "--relying-party", "privacy_check", "--json")), &k); err != nil {
+		t.Fatal(err)
+	}
+	base, stop := apiServe(t, ctx, c)
+	var answers [][]byte
+	post := func(path string, body any) {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+k.Key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("POST %s answered %d %s", path, res.StatusCode, ans)
+		}
+		answers = append(answers, ans)
+	}
+	calls := 0
+	for _, l := range lines {
+		var ev struct {
+			Documents []map[string]any `json:"documents"`
+		}
+		if json.Unmarshal(l, &ev) != nil || len(ev.Documents) == 0 {
+			continue
+		}
+		post(verify.PathVerify, map[string]any{"document": ev.Documents[0], "person": map[string]string{"birth_date": "1990-02-11"}})
+		if len(ev.Documents) > 1 {
+			post(verify.PathMatch, map[string]any{"documents": ev.Documents[:2]})
+		}
+		if calls++; calls == 60 {
+			break
+		}
+	}
+	post(verify.PathVerify, map[string]any{"document": map[string]string{"type": "hkid", "number": "A123456(3)"}})
+	code, log := stop()
+	logs.WriteString(log)
+	if code != 0 {
+		t.Fatalf("idlink serve exited %d:\n%s", code, privacyTail(log, 20))
+	}
+	return answers
 }
 
 // TestPrivacyScanRules pins down what the scan of TestPrivacy counts as a
