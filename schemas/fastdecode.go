@@ -287,7 +287,7 @@ func decodeChangeFast(body []byte) (*IdentityChange, error) {
 	if err != nil {
 		return fail("occurred_at_us", err)
 	}
-	ch.OccurredAt = fromMicros(occurred)
+	ch.OccurredAt = time.UnixMicro(occurred).UTC()
 	if ch.PersonID, err = r.string(); err != nil {
 		return fail("person_id", err)
 	}

@@ -41,7 +41,7 @@ func encodeChangeFast(ch *IdentityChange) []byte {
 	b = appendString(b, ch.ChangeID)
 	b = appendString(b, ch.Kind)
 	b = appendString(b, ch.EventID)
-	b = appendLong(b, micros(ch.OccurredAt))
+	b = appendLong(b, ch.OccurredAt.UnixMicro())
 	b = appendString(b, ch.PersonID)
 	if len(ch.OtherPersonIDs) > 0 {
 		b = appendLong(b, int64(len(ch.OtherPersonIDs)))
