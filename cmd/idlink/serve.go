@@ -12,9 +12,7 @@ import (
 
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/analytics/dashboard"
-	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/pipeline"
-	"github.com/idlink/idlink/schemas"
 	"github.com/idlink/idlink/verify"
 )
 
@@ -103,12 +101,16 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) er
 	var apiSrv *http.Server
 	apiErrc := make(chan error, 1)
 	if apiLn != nil {
-		h, closeAPI, err := apiHandler(ctx, a, cfg)
+		h, closeAPI, err := verify.Open(ctx, cfg, a.log)
 		if err != nil {
 			_ = srv.Close()
 			return err
 		}
-		defer closeAPI()
+		defer func() {
+			if err := closeAPI(); err != nil {
+				a.log.Warn("closing the verification API's connections", "err", err)
+			}
+		}()
 		apiSrv = &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 5 * time.Second,
@@ -156,71 +158,6 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) er
 		}
 	}
 	return nil
-}
-
-// apiHandler builds the verification API over cfg's Redis (keys, document
-// states) and Kafka (the audit topic). Neither is required to be up at
-// start: while one is down the API answers 503.
-func apiHandler(ctx context.Context, a *app, cfg *pipeline.Config) (http.Handler, func(), error) {
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		return nil, nil, err
-	}
-	rdb, err := cfg.Redis()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cfg.PingRedis(ctx, rdb); err != nil {
-		a.log.Warn("the verification API answers 503 until Redis answers", "err", err)
-	}
-	auditor, err := verify.NewAuditor(cfg, codec)
-	if err != nil {
-		rdb.Close()
-		return nil, nil, err
-	}
-	topicCtx, stopTopic := context.WithCancel(ctx)
-	topicDone := make(chan struct{})
-	go func() {
-		defer close(topicDone)
-		ensureAuditTopic(topicCtx, a, cfg)
-	}()
-	srv, err := verify.NewServer(verify.Options{
-		States:       verify.IdentityStates(identity.NewRedisStore(rdb, cfg.RedisPrefix, 0)),
-		Keys:         verify.NewKeyStore(rdb, cfg.RedisPrefix),
-		Audit:        auditor,
-		PseudonymKey: cfg.PseudonymKey,
-		Log:          a.log,
-	})
-	closeAll := func() {
-		stopTopic()
-		<-topicDone
-		if err := auditor.Close(); err != nil {
-			a.log.Warn("closing the audit writer", "err", err)
-		}
-		rdb.Close()
-	}
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	return srv, closeAll, nil
-}
-
-// ensureAuditTopic creates the audit topic if it is missing, trying again
-// every few seconds while Kafka does not answer.
-func ensureAuditTopic(ctx context.Context, a *app, cfg *pipeline.Config) {
-	for {
-		err := cfg.EnsureTopics(ctx, cfg.Topics().AuditLookups())
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		a.log.Warn("the verification API answers 503 until its audit topic can be written", "topic", cfg.Topics().AuditLookups(), "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(5 * time.Second):
-		}
-	}
 }
 
 // listenError explains a failure to listen, naming the settings that fix it.
