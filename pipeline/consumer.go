@@ -17,12 +17,6 @@ type Handler interface {
 	Handle(ctx context.Context, msgs []kafka.Message) error
 }
 
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, msgs []kafka.Message) error
-
-// Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, msgs []kafka.Message) error { return f(ctx, msgs) }
-
 // ConsumerOptions configures RunConsumer.
 type ConsumerOptions struct {
 	Name     string   // metrics label and log name, e.g. "resolver"

@@ -126,20 +126,6 @@ func (s *Sink) Close() error {
 	return errors.Join(s.dead.Close(), s.store.Close())
 }
 
-// Run runs the sink until ctx is done: New, RunConsumer, Close. idle, if not
-// nil, is signalled whenever the sink may have caught up (see
-// pipeline.ConsumerOptions.Idle).
-func Run(ctx context.Context, cfg *pipeline.Config, codec *schemas.Codec, m *pipeline.Metrics, idle chan<- string) error {
-	s, err := New(ctx, cfg, codec, m)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	o := s.Options()
-	o.Idle = idle
-	return cfg.RunConsumer(ctx, o, s)
-}
-
 // Handle decodes a batch and writes it to ClickHouse: one INSERT into
 // event_documents for the agency events, one each into doc_person and
 // identity_changes for the identity changes, one into audit_lookups for the
