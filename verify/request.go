@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/idlink/idlink/documents"
@@ -66,14 +64,11 @@ type doc struct {
 	token string
 }
 
-// decode reads body as one JSON object into v: nothing may follow it.
+// decode reads body as one JSON object into v: nothing but white space may
+// follow it.
 func decode(body []byte, v any) *badRequest {
-	d := json.NewDecoder(bytes.NewReader(body))
-	if err := d.Decode(v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
-	}
-	if _, err := d.Token(); !errors.Is(err, io.EOF) {
-		return &badRequest{Reason: ReasonBadJSON, Detail: "the body holds more than one JSON value"}
 	}
 	return nil
 }
@@ -89,10 +84,7 @@ func jsonError(err error) *badRequest {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &badRequest{Reason: ReasonBadJSON, Detail: fmt.Sprintf("malformed JSON at byte %d", se.Offset)}
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &badRequest{Reason: ReasonBadJSON, Detail: "the body ends before its JSON value does"}
+		return &badRequest{Reason: ReasonBadJSON, Detail: fmt.Sprintf("malformed JSON at byte %d: the body must be one JSON object", se.Offset)}
 	}
 	return &badRequest{Reason: ReasonBadJSON, Detail: "the body is not valid JSON"}
 }
