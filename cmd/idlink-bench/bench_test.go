@@ -17,7 +17,8 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	args := []string{"-n", "2000", "-baseline-n", "300", "-sink-n", "2000", "-latency-seconds", "1", "-rate", "1000",
-		"-report-rows", "20000", "-report-runs", "1", "-phase-timeout", "5m", "-settle-max", "0"}
+		"-report-rows", "20000", "-report-runs", "1", "-phase-timeout", "5m", "-settle-max", "0",
+		"-api-n", "2000", "-api-seconds", "1", "-api-rate", "200"}
 	if code := run(ctx, args, &out, &errb); code != 0 {
 		t.Fatalf("idlink-bench %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
@@ -33,7 +34,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("a figure is missing although no phase was skipped: %q", last)
 	}
 	for _, want := range []string{"produce_events_per_s=", "resolution_events_per_s=", "analytics_events_per_s=", "peak_rss_mib=",
-		"redis_bytes_per_doc=", "sink_insert_events_per_s=", "report_max_ms="} {
+		"redis_bytes_per_doc=", "sink_insert_events_per_s=", "report_max_ms=", "api_verify_per_s=", "api_verify_p99_ms="} {
 		if !strings.Contains(out.String(), "\n"+want) {
 			t.Errorf("output lacks %s\n%s", want, out.String())
 		}

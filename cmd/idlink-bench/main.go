@@ -15,6 +15,8 @@
 //     a time, one Redis command per round trip, one INSERT per 100 events;
 //   - produce-to-resolved latency at a steady rate, the resolver in-process;
 //   - every report's latency over a large synthetic table;
+//   - the verification API (verify.Open, audit on): calls per second from
+//     -api-clients keep-alive clients, and latency at a steady -api-rate;
 //   - optionally (-profile-dir) a CPU profile of both consumers in-process.
 //
 // Figures are printed one per line as name=value; the last line is
@@ -53,11 +55,12 @@ const (
 	phaseLatency  = "latency"
 	phaseReports  = "reports"
 	phaseWhy      = "why"
+	phaseAPI      = "api"
 )
 
 // allPhases lists the phases -skip accepts.
 func allPhases() []string {
-	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseWhy}
+	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseWhy, phaseAPI}
 }
 
 // options are the command-line flags.
@@ -78,6 +81,10 @@ type options struct {
 	phaseTimeout   time.Duration
 	settleMax      time.Duration
 	keep           bool
+	apiN           int
+	apiClients     int
+	apiRate        int
+	apiSeconds     float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -101,6 +108,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.settleMax, "settle-max", 90*time.Second,
 		"before each phase, wait up to this long for the machine to go quiet (the last phase's merges and rewrites); 0: don't wait")
 	fs.BoolVar(&o.keep, "keep", false, "keep the topics, groups, Redis keys and databases (for debugging)")
+	fs.IntVar(&o.apiN, "api-n", 50_000, "events of the population the api phase resolves and verifies documents of (at most n)")
+	fs.IntVar(&o.apiClients, "api-clients", 64, "concurrent keep-alive clients of the api phase")
+	fs.IntVar(&o.apiRate, "api-rate", 5000, "steady call rate of the api phase's latency, calls/s")
+	fs.Float64Var(&o.apiSeconds, "api-seconds", 10, "how long each part of the api phase calls")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -115,6 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	o.baselineN = min(max(o.baselineN, 1), o.n)
 	o.sinkN = min(max(o.sinkN, 1), o.n)
+	if o.apiN < 1 || o.apiClients < 1 || o.apiRate < 1 || o.apiSeconds <= 0 {
+		return nil, cli.Usagef("-api-n, -api-clients, -api-rate and -api-seconds must be positive")
+	}
 	if o.settleMax < 0 {
 		return nil, cli.Usagef("-settle-max must be 0 (no wait) or positive, got %s", o.settleMax)
 	}
@@ -181,6 +195,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseLatency, b.latency},
 		{phaseReports, b.reports},
 		{phaseWhy, b.why},
+		{phaseAPI, b.api},
 	}
 	for _, s := range steps {
 		if b.opts.skip[s.phase] {
