@@ -1,14 +1,3 @@
-// Package identity is the identity-resolution consumer: it links every
-// document a person holds under one stable person ID in Redis, holds
-// conflicting links back for review, splits persons when a link is retracted,
-// and publishes each change on the identity.changes topic.
-//
-// Documents and the events naming them form clusters (connected by any
-// event, accepted or not). A cluster is small and self-contained, so the
-// resolver replays a touched cluster's events in (occurred_at, event_id)
-// order every time it changes: the result is the same for any arrival order
-// and any number of repeats, and person IDs are derived from the events that
-// created them, so every process names persons alike.
 package identity
 
 import (
@@ -189,6 +178,9 @@ func (r *Resolver) deadLetter(m kafka.Message, id, reason, detail string) (kafka
 // newClusterID names the cluster a brand-new document founds.
 func newClusterID(tok string) string { return tok[:16] }
 
+// unit is a group of a batch's items that must be resolved together: they
+// share a cluster, a new token or a parked event id, or one retracts another.
+// Two units of a batch share nothing but, perhaps, a lock.
 type unit struct {
 	items    []item
 	locks    []string // sorted
@@ -226,16 +218,62 @@ type nodeKey struct {
 	id   string
 }
 
-// round resolves what it can of items in three Redis round trips (lookup,
-// lock+load, write) and one Kafka write; it returns the items whose clusters
-// were held by another process.
+// batchPlan is what the plan phase learns of a batch: each token's and event
+// id's cluster before the batch, the units, and everything the lock phase
+// must lock and read.
+type batchPlan struct {
+	items         []item
+	idx           map[string]int    // event id -> item
+	docCID, evCID map[string]string // token / event id -> cluster, before the batch
+	units         []*unit
+	// locks (each once), clusters, tokens and events of every unit, in
+	// unit order: what LockLoad takes and reads.
+	locks, clusters, tokens, events []string
+}
+
+// round resolves what it can of items in three Redis round trips (plan,
+// lock, commit) and one Kafka write (publish); it returns the items whose
+// clusters another process held. doc.go describes the protocol.
 func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message) ([]item, error) {
-	idx := make(map[string]int, len(items)) // event id -> item
+	p, err := r.plan(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	got, blobs, docNow, evNow, err := r.store.LockLoad(ctx, p.locks, p.clusters, p.tokens, p.events)
+	if err != nil {
+		return nil, err
+	}
+	ready, deferred, held := p.admit(got, docNow, evNow)
+	w, out, err := r.resolveUnits(ready, blobs, p.docCID, p.evCID)
+	if err != nil {
+		_ = r.store.Release(context.WithoutCancel(ctx), taken(p.locks, got))
+		return nil, err
+	}
+	unlock, release := splitLocks(p.locks, got, held)
+	w.Unlock = append(w.Unlock, unlock...)
+	if len(release) > 0 {
+		if err := r.store.Release(ctx, release); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.publish(ctx, out, dead, w); err != nil {
+		return nil, err
+	}
+	if err := r.store.Commit(ctx, w); err != nil {
+		return nil, err
+	}
+	return deferred, nil
+}
+
+// plan is the first phase: one Redis round trip reads the cluster of every
+// token and event id the batch names, then groupUnits and planLocks.
+func (r *Resolver) plan(ctx context.Context, items []item) (*batchPlan, error) {
+	p := &batchPlan{items: items, idx: make(map[string]int, len(items))}
 	tokens := make([]string, 0, 3*len(items))
 	events := make([]string, 0, len(items))
 	tokSeen := make(map[string]struct{}, 3*len(items))
 	for i, it := range items {
-		idx[it.ev.EventID] = i
+		p.idx[it.ev.EventID] = i
 		events = append(events, it.ev.EventID)
 		for _, d := range it.ev.Documents {
 			if _, ok := tokSeen[d.Token]; !ok {
@@ -250,14 +288,19 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	// An event id maps to its cluster once seen, and so does the id a
 	// retraction names before that event itself arrives (it is parked in
 	// the cluster the event will join), so arrival order does not matter.
-	docCID, evCID, err := r.store.Lookup(ctx, tokens, events)
-	if err != nil {
+	var err error
+	if p.docCID, p.evCID, err = r.store.Lookup(ctx, tokens, events); err != nil {
 		return nil, err
 	}
+	p.units = groupUnits(items, p.idx, p.docCID, p.evCID)
+	p.planLocks()
+	return p, nil
+}
 
-	// Group items into units that must be resolved together: items sharing
-	// a cluster, a new token or a parked id, and retractions with the event
-	// they name.
+// groupUnits groups items into units: items sharing a cluster, a new token
+// or a parked id, and retractions with the event they name. Units keep the
+// items' order, and are ordered by their first item.
+func groupUnits(items []item, idx map[string]int, docCID, evCID map[string]string) []*unit {
 	uf := newUnionFind(len(items))
 	owner := make(map[nodeKey]int, 3*len(items))
 	join := func(i int, k nodeKey) {
@@ -303,24 +346,29 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		u := units[unitOf[root]]
 		u.items = append(u.items, it)
 	}
-	// Units may share a lock (clusters share 256 locks): it is taken once,
-	// and released only when no unit that goes ahead still needs it. Every
-	// event also takes the lock of its parking cluster, so an event and a
-	// retraction naming it never pass each other in two processes.
-	var allLocks, allClusters, allTokens, allEvents []string
+	return units
+}
+
+// planLocks lists each unit's locks, clusters, tokens, events and fresh
+// cluster ids, and the batch's union of them. Units may share a lock
+// (clusters share 256 locks): it is taken once, and released only when no
+// unit that goes ahead still needs it. Every event also takes the lock of
+// its parking cluster, so an event and a retraction naming it never pass
+// each other in two processes.
+func (p *batchPlan) planLocks() {
 	lockSeen := make(map[string]struct{}, len(lockNames))
-	for _, u := range units {
+	for _, u := range p.units {
 		var lk, cl []string
 		addCluster := func(cid string) { cl, lk = append(cl, cid), append(lk, LockName(cid)) }
 		for _, it := range u.items {
 			u.events = append(u.events, it.ev.EventID)
 			lk = append(lk, parkedLockName(it.ev.EventID))
-			if cid := evCID[it.ev.EventID]; cid != "" {
+			if cid := p.evCID[it.ev.EventID]; cid != "" {
 				addCluster(cid)
 			}
 			for _, d := range it.ev.Documents {
 				u.tokens = append(u.tokens, d.Token)
-				if cid, ok := docCID[d.Token]; ok {
+				if cid, ok := p.docCID[d.Token]; ok {
 					addCluster(cid)
 				} else {
 					fresh := newClusterID(d.Token)
@@ -331,9 +379,9 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			if it.ev.Type == eventtypes.LinkRetracted {
 				t := it.ev.Attrs["retracts"]
 				u.events = append(u.events, t)
-				if cid := evCID[t]; cid != "" {
+				if cid := p.evCID[t]; cid != "" {
 					addCluster(cid)
-				} else if _, ok := idx[t]; !ok {
+				} else if _, ok := p.idx[t]; !ok {
 					lk = append(lk, parkedLockName(t))
 					u.fresh = append(u.fresh, parkedClusterID(t))
 				}
@@ -343,31 +391,32 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		for _, l := range u.locks {
 			if _, ok := lockSeen[l]; !ok {
 				lockSeen[l] = struct{}{}
-				allLocks = append(allLocks, l)
+				p.locks = append(p.locks, l)
 			}
 		}
-		allClusters = append(append(allClusters, u.clusters...), u.fresh...)
-		allTokens = append(allTokens, u.tokens...)
-		allEvents = append(allEvents, u.events...)
+		p.clusters = append(append(p.clusters, u.clusters...), u.fresh...)
+		p.tokens = append(p.tokens, u.tokens...)
+		p.events = append(p.events, u.events...)
 	}
-	got, blobs, docNow, evNow, err := r.store.LockLoad(ctx, allLocks, allClusters, allTokens, allEvents)
-	if err != nil {
-		return nil, err
-	}
+}
 
-	var deferred []item
-	var ready []*unit
-	held := map[string]bool{} // locks kept by units that go ahead
-	for _, u := range units {
+// admit is the end of the lock phase: a unit goes ahead when it got every
+// lock it needs and none of its tokens or events moved to another cluster
+// since plan read them (another process resolved them in between). The
+// others are deferred to the next round. held are the locks of the units
+// that go ahead.
+func (p *batchPlan) admit(got map[string]bool, docNow, evNow map[string]string) (ready []*unit, deferred []item, held map[string]bool) {
+	held = map[string]bool{}
+	for _, u := range p.units {
 		ok := true
 		for _, l := range u.locks {
 			ok = ok && got[l]
 		}
 		for _, t := range u.tokens {
-			ok = ok && docNow[t] == docCID[t]
+			ok = ok && docNow[t] == p.docCID[t]
 		}
 		for _, e := range u.events {
-			ok = ok && evNow[e] == evCID[e]
+			ok = ok && evNow[e] == p.evCID[e]
 		}
 		if !ok {
 			deferred = append(deferred, u.items...)
@@ -378,8 +427,29 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			held[l] = true
 		}
 	}
-	// Units are independent (no two share a cluster, token or event): resolve
-	// them on every CPU, each worker collecting its writes, then merge.
+	return ready, deferred, held
+}
+
+// splitLocks divides the locks taken into those a unit that goes ahead
+// holds (released by the commit, after the writes) and the others
+// (released now).
+func splitLocks(locks []string, got, held map[string]bool) (unlock, release []string) {
+	for _, l := range locks {
+		if got[l] {
+			if held[l] {
+				unlock = append(unlock, l)
+			} else {
+				release = append(release, l)
+			}
+		}
+	}
+	return unlock, release
+}
+
+// resolveUnits is the resolve phase. Units are independent (no two share a
+// cluster, token or event): they are resolved on every CPU, each worker
+// collecting its writes, which are merged into one Writes.
+func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, evCID map[string]string) (*Writes, []kafka.Message, error) {
 	type result struct {
 		msgs []kafka.Message
 		err  error
@@ -414,46 +484,67 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	var out []kafka.Message
 	for _, res := range results {
 		if res.err != nil {
-			_ = r.store.Release(context.WithoutCancel(ctx), taken(allLocks, got))
-			return nil, res.err
+			return nil, nil, res.err
 		}
 		out = append(out, res.msgs...)
 	}
-	var release []string
-	for _, l := range allLocks {
-		if got[l] {
-			if held[l] {
-				w.Unlock = append(w.Unlock, l)
-			} else {
-				release = append(release, l)
-			}
-		}
-	}
-	if len(release) > 0 {
-		if err := r.store.Release(ctx, release); err != nil {
-			return nil, err
-		}
-	}
-	// Publish before writing Redis: if we crash in between, the batch is
-	// redelivered, replays to the same changes (same ids and revisions) and
-	// publishes them again, which consumers of identity.changes tolerate.
+	return w, out, nil
+}
+
+// publish is the publish phase: the identity changes and the batch's dead
+// letters go to Kafka before anything is written to Redis. After a crash in
+// between, the batch is redelivered, replays to the same changes (same ids
+// and revisions) and publishes them again, which consumers of
+// identity.changes tolerate. On failure it releases w's locks.
+func (r *Resolver) publish(ctx context.Context, out, dead []kafka.Message, w *Writes) error {
 	out = append(out, dead...)
-	if len(out) > 0 {
-		if err := r.pub.WriteMessages(ctx, out...); err != nil {
-			_ = r.store.Release(context.WithoutCancel(ctx), w.Unlock)
-			return nil, fmt.Errorf("publishing %d identity changes: %w", len(out), err)
-		}
-		r.o.Metrics.Published.WithLabelValues("identity_changes").Add(float64(len(out) - len(dead)))
+	if len(out) == 0 {
+		return nil
 	}
-	if err := r.store.Commit(ctx, w); err != nil {
-		return nil, err
+	if err := r.pub.WriteMessages(ctx, out...); err != nil {
+		_ = r.store.Release(context.WithoutCancel(ctx), w.Unlock)
+		return fmt.Errorf("publishing %d identity changes: %w", len(out), err)
 	}
-	return deferred, nil
+	r.o.Metrics.Published.WithLabelValues("identity_changes").Add(float64(len(out) - len(dead)))
+	return nil
+}
+
+// grown is a unit's cluster with the unit's events added.
+type grown struct {
+	base           *Cluster
+	olds           []*Cluster // the clusters it was made of, as loaded
+	rev            int64      // the highest revision among olds
+	nOld, nOldDocs int        // base's events and documents before the unit's
+	added          int        // events new to the cluster
+	renamed        bool       // base is not the one old cluster grown in place
 }
 
 // resolve applies a unit's events to its clusters (locked and loaded) and
 // records the writes; it returns the identity-change messages.
 func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[string]string, w *Writes) ([]kafka.Message, error) {
+	olds, err := loadClusters(u, blobs)
+	if err != nil {
+		return nil, err
+	}
+	g := grow(u, olds)
+	stale := g.stale(u, docCID, evCID)
+	if g.added == 0 && !g.renamed && !stale {
+		return nil, nil // every event was a replay: nothing changes
+	}
+	if err := g.recordCluster(w, stale); err != nil {
+		return nil, err
+	}
+	before, out, err := g.replay(blobs)
+	if err != nil {
+		return nil, err
+	}
+	g.recordState(w, out, before)
+	return r.changes(g.base, out, before.changes, before.person)
+}
+
+// loadClusters decodes the blobs of the unit's clusters, and of any fresh
+// id a crash left a blob under.
+func loadClusters(u *unit, blobs map[string][]byte) ([]*Cluster, error) {
 	var olds []*Cluster
 	loaded := map[string]bool{}
 	for _, cid := range append(append([]string(nil), u.clusters...), u.fresh...) {
@@ -466,6 +557,14 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			olds = append(olds, c)
 		}
 	}
+	return olds, nil
+}
+
+// grow builds the unit's cluster: a unit touching one existing cluster (the
+// common case) grows it in place; otherwise every cluster it touches is
+// absorbed into one named after the smallest existing cluster id, or the
+// smallest fresh id when none exists.
+func grow(u *unit, olds []*Cluster) *grown {
 	var id string
 	if len(u.clusters) > 0 {
 		id = u.clusters[0]
@@ -476,22 +575,19 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			}
 		}
 	}
-	// A unit touching one existing cluster (the common case) grows it in
-	// place; otherwise every cluster it touches is absorbed into a new one.
-	var base *Cluster
-	var rev int64
+	g := &grown{olds: olds}
 	if len(olds) == 1 && olds[0].ID == id {
-		base, rev = olds[0], olds[0].Rev
+		g.base, g.rev = olds[0], olds[0].Rev
 	} else {
-		base = NewCluster(id)
+		g.base = NewCluster(id)
 		for _, c := range olds {
-			rev = max(rev, c.Rev)
-			base.Absorb(c)
+			g.rev = max(g.rev, c.Rev)
+			g.base.Absorb(c)
 		}
 	}
+	base := g.base
 	base.datesFilled = false
-	nOld, nOldDocs := len(base.Events), len(base.Docs)
-	added := 0
+	g.nOld, g.nOldDocs = len(base.Events), len(base.Docs)
 	for _, it := range u.items {
 		toks := make([]string, len(it.ev.Documents))
 		for i, d := range it.ev.Documents {
@@ -503,49 +599,61 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			e.Retract, e.Retracts = true, it.ev.Attrs["retracts"]
 		}
 		if base.AddEvent(e, toks) {
-			added++
+			g.added++
 		}
 	}
-	renamed := len(olds) != 1 || olds[0].ID != base.ID
-	// stale: a pointer a crash left unwritten, to a document or event the
-	// cluster held before this batch (new ones get theirs below anyway).
-	stale := false
+	g.renamed = len(olds) != 1 || olds[0].ID != base.ID
+	return g
+}
+
+// stale reports a pointer a crash left unwritten: to a document or event the
+// cluster held before this batch (new ones get theirs anyway), or to an
+// event id parked in it, that plan found pointing elsewhere or nowhere.
+func (g *grown) stale(u *unit, docCID, evCID map[string]string) bool {
+	base := g.base
 	for _, t := range u.tokens {
-		if i := base.DocIndex(t); i >= 0 && i < nOldDocs && docCID[t] != base.ID {
-			stale = true
+		if i := base.DocIndex(t); i >= 0 && i < g.nOldDocs && docCID[t] != base.ID {
+			return true
 		}
 	}
 	for _, e := range u.events { // its events and the ones it parks
-		if stale || evCID[e] == base.ID {
+		if evCID[e] == base.ID {
 			continue
 		}
 		if i := base.EventIndex(e); i >= 0 {
-			stale = i < nOld
+			if i < g.nOld {
+				return true
+			}
 			continue
 		}
-		for _, o := range base.Events[:nOld] { // parked here before?
-			stale = stale || (o.Retract && o.Retracts == e)
+		for _, o := range base.Events[:g.nOld] { // parked here before?
+			if o.Retract && o.Retracts == e {
+				return true
+			}
 		}
 	}
-	if added == 0 && !renamed && !stale {
-		return nil, nil // every event was a replay: nothing changes
-	}
-	base.Rev = rev + 1
+	return false
+}
+
+// recordCluster records the new blob (one revision up), the deletion of the
+// clusters absorbed, and the pointers: a renamed cluster, or one a crash
+// left half written, rewrites all of them; otherwise only the new documents
+// and events need one (earlier ones were written when they arrived).
+func (g *grown) recordCluster(w *Writes, stale bool) error {
+	base := g.base
+	base.Rev = g.rev + 1
 	blob, err := base.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w.Clusters[base.ID] = blob
-	for _, c := range olds {
+	for _, c := range g.olds {
 		if c.ID != base.ID {
 			w.DelClusters = append(w.DelClusters, c.ID)
 		}
 	}
-	// Pointers: a renamed cluster, or one a crash left half written, rewrites
-	// all of them; otherwise only the new documents and events need one
-	// (earlier ones were written when they arrived).
-	newDocs, newEvents := base.Docs[nOldDocs:], base.Events[nOld:]
-	if renamed || stale {
+	newDocs, newEvents := base.Docs[g.nOldDocs:], base.Events[g.nOld:]
+	if g.renamed || stale {
 		newDocs, newEvents = base.Docs, base.Events
 	}
 	for _, d := range newDocs {
@@ -557,55 +665,64 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 			w.Events[e.Retracts] = base.ID // parked: the event joins us when it comes
 		}
 	}
-	// The state before this batch: when the new events all come after the
-	// old ones of a single cluster, it is a prefix of the new replay;
-	// otherwise every old cluster is replayed on its own.
+	return nil
+}
+
+// replay returns the state before this batch and the new one. When the new
+// events all come after the old ones of a single cluster, the old state is a
+// prefix of the new replay; otherwise every old cluster is replayed on its
+// own.
+func (g *grown) replay(blobs map[string][]byte) (*prior, *Outcome, error) {
+	base := g.base
 	var before *prior
-	var out *Outcome
-	if len(olds) == 1 && !base.datesFilled && base.after(nOld) {
-		out = replay(base, nOld, func(o *Outcome) {
+	if len(g.olds) == 1 && !base.datesFilled && base.after(g.nOld) {
+		out := replay(base, g.nOld, func(o *Outcome) {
 			before = newPrior()
 			before.add(base, o)
 		})
-	} else {
-		before = newPrior()
-		for _, c := range olds {
-			if c == base { // grown in place: decode it again as it was
-				if c, err = UnmarshalCluster(c.ID, blobs[c.ID]); err != nil {
-					return nil, err
-				}
-			}
-			before.add(c, Replay(c))
-		}
-		out = Replay(base)
+		return before, out, nil
 	}
-	oldChanges, oldPerson, oldIDs, oldConflicts := before.changes, before.person, before.ids, before.conflicts
+	before = newPrior()
+	for _, c := range g.olds {
+		if c == base { // grown in place: decode it again as it was
+			var err error
+			if c, err = UnmarshalCluster(c.ID, blobs[c.ID]); err != nil {
+				return nil, nil, err
+			}
+		}
+		before.add(c, Replay(c))
+	}
+	return before, Replay(base), nil
+}
+
+// recordState records the person pointers new to the cluster (all of them
+// when it was renamed) and the conflict records: written when new or naming
+// other persons now, deleted once the event is no longer held.
+func (g *grown) recordState(w *Writes, out *Outcome, before *prior) {
+	base := g.base
 	for p := range out.Persons {
-		if renamed || !oldIDs[p] {
+		if g.renamed || !before.ids[p] {
 			w.Persons[p] = base.ID
 		}
 	}
 	for a := range out.Alias {
-		if renamed || !oldIDs[a] {
+		if g.renamed || !before.ids[a] {
 			w.Persons[a] = base.ID
 		}
 	}
-	// A held event's record is written when it is new or names other
-	// persons now, and deleted once the event is no longer held.
 	newConflicts := map[string]bool{}
 	for i := range out.Conflicts {
 		cf := &out.Conflicts[i]
 		newConflicts[cf.EventID] = true
-		if rec := conflictJSON(base, cf); renamed || oldConflicts[cf.EventID] != string(rec) {
+		if rec := conflictJSON(base, cf); g.renamed || before.conflicts[cf.EventID] != string(rec) {
 			w.SetConflict[cf.EventID] = rec
 		}
 	}
-	for e := range oldConflicts {
+	for e := range before.conflicts {
 		if !newConflicts[e] {
 			w.DelConflict = append(w.DelConflict, e)
 		}
 	}
-	return r.changes(base, out, oldChanges, oldPerson)
 }
 
 // changes returns the messages for changes not published before, each with
