@@ -121,6 +121,9 @@ type fetch struct {
 	err  error
 }
 
+// fetchTimeout bounds one read of a key from Redis.
+const fetchTimeout = time.Second
+
 // maxCachedUnknown bounds the cache entries for ids the store does not know
 // (callers may present any id).
 const maxCachedUnknown = 10000
@@ -331,7 +334,10 @@ func (s *KeyStore) cached(ctx context.Context, id string) (*Key, error) {
 		s.pending[id] = f
 		s.mu.Unlock()
 		start := s.now()
-		f.key, f.err = s.Get(ctx, id)
+		// The read is shared: one caller going away must not fail the others.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		f.key, f.err = s.Get(fctx, id)
+		cancel()
 		s.mu.Lock()
 		delete(s.pending, id)
 		if f.err == nil {

@@ -165,7 +165,7 @@ func TestKeys(t *testing.T) {
 	base := e.server(nil)
 	good := e.key("bank", verify.AllScopes(), 0)
 	verifyOnly := e.key("ride_hailing", []string{verify.ScopeVerify}, 0)
-	slow := e.key("slow_party", verify.AllScopes(), 2)
+	slow := e.key("slow_party", verify.AllScopes(), 1)
 	wrongSecret := good[:len(good)-4] + "AAAA"
 	if wrongSecret == good {
 		wrongSecret = good[:len(good)-4] + "BBBB"
@@ -216,11 +216,11 @@ func TestKeys(t *testing.T) {
 	})
 
 	t.Run("rate", func(t *testing.T) {
-		// A bucket of 2: two calls pass at once, then calls are refused
-		// until a token is back (half a second at 2/s).
+		// A bucket of 1: a call passes, then calls are refused until a
+		// token is back (a second at 1/s).
 		var statuses []int
 		var retry string
-		for i := 0; i < 4; i++ {
+		for i := 0; i < 3; i++ {
 			r := e.do(base, "POST", verify.PathVerify, slow, body)
 			statuses = append(statuses, r.status)
 			if r.status == 429 {
@@ -230,13 +230,13 @@ func TestKeys(t *testing.T) {
 				}
 			}
 		}
-		if statuses[0] != 200 || statuses[1] != 200 || statuses[3] != 429 {
-			t.Fatalf("statuses %v, want 200 200 ... 429", statuses)
+		if statuses[0] != 200 || statuses[2] != 429 {
+			t.Fatalf("statuses %v, want 200 ... 429", statuses)
 		}
 		if n, err := strconv.Atoi(retry); err != nil || n < 1 {
 			t.Fatalf("Retry-After %q, want whole seconds, at least 1", retry)
 		}
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(1100 * time.Millisecond)
 		if r := e.do(base, "POST", verify.PathVerify, slow, body); r.status != 200 {
 			t.Fatalf("after the bucket refilled: %d %s", r.status, r.raw)
 		}
