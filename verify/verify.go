@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,6 +190,7 @@ func (s *Server) auditID() string {
 // answer is what a call is answered, before its audit is written.
 type answer struct {
 	status  int
+	reason  string // of a refusal
 	body    []byte
 	headers [][2]string
 }
@@ -205,14 +207,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &schemas.AuditLookup{AuditID: s.auditID(), RequestedAt: start, Endpoint: EndpointOther}
 	a := s.answerSafely(w, r, rec)
 	decided := time.Now()
-	rec.Status = a.status
+	rec.Status, rec.Outcome, rec.Reason = a.status, outcomeOf(a.status), a.reason
 	rec.Latency = decided.Sub(start)
-	if rec.Outcome == "" {
-		rec.Outcome = outcomeOf(a.status)
-	}
 	deadline := start.Add(s.o.AuditWait)
-	if min := decided.Add(200 * time.Millisecond); deadline.Before(min) {
-		deadline = min
+	if floor := decided.Add(200 * time.Millisecond); deadline.Before(floor) {
+		deadline = floor
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
 	err := s.o.Audit.Record(ctx, rec)
@@ -242,9 +241,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answerSafely(w http.ResponseWriter, r *http.Request, rec *schemas.AuditLookup) (a answer) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.o.Log.Error("verification API: panic answering a call", "endpoint", rec.Endpoint, "panic", fmt.Sprint(p))
-			rec.Outcome = OutcomeInternalError
-			rec.Reason = ReasonInternal
+			s.o.Log.Error("verification API: panic answering a call", "endpoint", rec.Endpoint, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			a = s.refuse(http.StatusInternalServerError, ReasonInternal, "", "")
 		}
 	}()
@@ -289,7 +286,7 @@ func (s *Server) refuse(status int, reason, field, detail string) answer {
 		b = append(b, `,"detail":`...)
 		b = strconv.AppendQuote(b, detail)
 	}
-	return answer{status: status, body: append(b, "}\n"...)}
+	return answer{status: status, reason: reason, body: append(b, "}\n"...)}
 }
 
 // answer decides the answer of one call and fills rec with what the audit
@@ -326,33 +323,27 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec *schemas.Aud
 		return s.refuse(http.StatusServiceUnavailable, ReasonKeysUnavailable, "", "the key store did not answer; try again later")
 	}
 	if reason != "" {
-		rec.Reason = reason
 		a := s.refuse(http.StatusUnauthorized, reason, "", "send Authorization: Bearer KEY with a key from `idlink api-keys create`")
 		a.headers = append(a.headers, [2]string{"WWW-Authenticate", `Bearer realm="idlink"`})
 		return a
 	}
 	if !key.Allows(scope) {
-		rec.Reason = ReasonScopeNotGranted
 		return s.refuse(http.StatusForbidden, ReasonScopeNotGranted, "", "the key does not grant scope "+scope)
 	}
 	if wait := s.reserve(key); wait > 0 {
-		rec.Reason = ReasonRateLimited
 		a := s.refuse(http.StatusTooManyRequests, ReasonRateLimited, "", fmt.Sprintf("over the key's rate of %d requests per second", key.Rate))
 		a.headers = append(a.headers, [2]string{"Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds())))})
 		return a
 	}
 	if r.ContentLength > MaxBody {
-		rec.Reason = ReasonBodyTooLarge
 		return s.refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "", fmt.Sprintf("a body is at most %d bytes", MaxBody))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			rec.Reason = ReasonBodyTooLarge
 			return s.refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "", fmt.Sprintf("a body is at most %d bytes", MaxBody))
 		}
-		rec.Reason = ReasonUnreadableBody
 		return s.refuse(http.StatusBadRequest, ReasonUnreadableBody, "", "the body could not be read")
 	}
 	if scope == ScopeVerify {
@@ -413,12 +404,10 @@ func (s *Server) lookup(ctx context.Context, docs []doc) ([]*identity.DocumentSt
 func (s *Server) verify(ctx context.Context, key *Key, body []byte, rec *schemas.AuditLookup) answer {
 	d, birthDate, bad := s.parseVerify(body, rec)
 	if bad != nil {
-		rec.Reason = bad.Reason
 		return s.refuse(http.StatusBadRequest, bad.Reason, bad.Field, bad.Detail)
 	}
 	states, err := s.lookup(ctx, []doc{d})
 	if err != nil {
-		rec.Reason = ReasonLookupUnavailable
 		s.o.Log.Warn("verification API: reading a document's state failed", "err", err)
 		return s.refuse(http.StatusServiceUnavailable, ReasonLookupUnavailable, "", "the identity store did not answer; try again later")
 	}
@@ -454,12 +443,10 @@ func (s *Server) verify(ctx context.Context, key *Key, body []byte, rec *schemas
 func (s *Server) match(ctx context.Context, body []byte, rec *schemas.AuditLookup) answer {
 	docs, bad := s.parseMatch(body, rec)
 	if bad != nil {
-		rec.Reason = bad.Reason
 		return s.refuse(http.StatusBadRequest, bad.Reason, bad.Field, bad.Detail)
 	}
 	states, err := s.lookup(ctx, docs)
 	if err != nil {
-		rec.Reason = ReasonLookupUnavailable
 		s.o.Log.Warn("verification API: reading documents' states failed", "err", err)
 		return s.refuse(http.StatusServiceUnavailable, ReasonLookupUnavailable, "", "the identity store did not answer; try again later")
 	}
