@@ -12,6 +12,13 @@
 //	/healthz              liveness: {"status":"ok"}
 //	/metrics              Prometheus metrics
 //
+// and the review page's routes, read from the resolver's store (review.go):
+//
+//	/review               the review page (static/review.html)
+//	/api/conflicts        the conflicts queue, newest first
+//	/api/why?person_id=ID the person's explanation, exactly what
+//	                      `idlink why --json --person-id ID` prints
+//
 // The page fetches the reports from /api/reports/{name} and draws them with
 // the vendored Chart.js (static/vendor/chart.js, MIT); it needs no network
 // beyond this server, and its Content-Security-Policy allows nothing else.
@@ -33,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/idlink/idlink/analytics"
+	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/pipeline"
 )
 
@@ -53,36 +61,57 @@ const reportTimeout = 30 * time.Second
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// Handler returns the HTTP API and dashboard serving reports from store.
-// Metrics go to m (a fresh registry when m is nil), which also gets the
-// server's own request metrics; errors are logged to log (discarded when
-// nil).
+// Handler returns the HTTP API and dashboard serving reports from store,
+// without the resolver's store: NewHandler with only Reports, Metrics and
+// Log set.
 func Handler(store ReportSource, m *pipeline.Metrics, log *slog.Logger) http.Handler {
+	return NewHandler(Options{Reports: store, Metrics: m, Log: log})
+}
+
+// Options are what NewHandler serves from.
+type Options struct {
+	Reports ReportSource // the analytics reports
+	// Identity is the resolver's store, which the review page's endpoints
+	// read; while it is nil they answer 503.
+	Identity identity.Store
+	// Metrics get the server's own request metrics (a fresh registry when
+	// nil); errors are logged to Log (discarded when nil).
+	Metrics *pipeline.Metrics
+	Log     *slog.Logger
+}
+
+// NewHandler returns the HTTP API, the dashboard and the review page.
+func NewHandler(o Options) http.Handler {
+	m, log := o.Metrics, o.Log
 	if m == nil {
 		m = pipeline.NewMetrics()
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{store: store, log: log, static: staticFS}
+	s := &server{store: o.Reports, identity: o.Identity, log: log, static: staticFS}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /{$}", s.page("static/index.html"))
 	// Paths under /static/ are paths in staticFS as they are.
 	mux.Handle("GET /static/", noDirs(http.FileServerFS(staticFS)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /api/reports", s.reportNames)
 	mux.HandleFunc("GET /api/reports/{name}", s.report)
+	mux.HandleFunc("GET /review", s.page("static/review.html"))
+	mux.HandleFunc("GET /api/conflicts", s.conflicts)
+	mux.HandleFunc("GET /api/why", s.why)
 	mux.HandleFunc("GET /api/", s.apiNotFound)
 	return instrument(newHTTPMetrics(m.Registry, log), securityHeaders(mux))
 }
 
 // server holds what the handlers share.
 type server struct {
-	store  ReportSource
-	log    *slog.Logger
-	static fs.FS // holds static/...
+	store    ReportSource
+	identity identity.Store // nil: the review's endpoints answer 503
+	log      *slog.Logger
+	static   fs.FS // holds static/...
 }
 
 // errorBody is the JSON of every API error.
@@ -91,17 +120,20 @@ type errorBody struct {
 	Reports []string `json:"reports,omitempty"` // the valid names, for an unknown report
 }
 
-func (s *server) index(w http.ResponseWriter, r *http.Request) {
-	page, err := fs.ReadFile(s.static, "static/index.html")
-	if err != nil {
-		s.log.Error("reading the embedded dashboard page", "err", err)
-		http.Error(w, "dashboard page missing from the binary", http.StatusInternalServerError)
-		return
+// page serves the embedded HTML page at path (in s.static).
+func (s *server) page(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		page, err := fs.ReadFile(s.static, path)
+		if err != nil {
+			s.log.Error("reading an embedded page", "page", path, "err", err)
+			http.Error(w, "page "+path+" missing from the binary", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		_, _ = w.Write(page)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-	_, _ = w.Write(page)
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +177,7 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusNotFound, errorBody{
-		Error: "no API endpoint " + r.Method + " " + r.URL.Path + ": use GET /api/reports or GET /api/reports/{name}",
+		Error: "no API endpoint " + r.Method + " " + r.URL.Path + ": use GET /api/reports, /api/reports/{name}, /api/conflicts or /api/why?person_id=ID",
 	})
 }
 

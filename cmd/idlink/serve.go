@@ -12,6 +12,7 @@ import (
 
 	"github.com/idlink/idlink/analytics"
 	"github.com/idlink/idlink/analytics/dashboard"
+	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/verify"
 )
@@ -58,7 +59,8 @@ func cmdServe(ctx context.Context, a *app, args []string) int {
 
 // serve listens on cfg.HTTPAddr and apiAddr ("off": no API), opens the
 // analytics store for reports (analytics.OpenReports: as the analyst user
-// when one is set, the database migrated) and serves until ctx is done.
+// when one is set, the database migrated) and the resolver's Redis for the
+// review page, and serves until ctx is done.
 func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) error {
 	// Listen first: a taken address fails at once, not after ClickHouse.
 	var lc net.ListenConfig
@@ -85,9 +87,21 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) er
 		return err
 	}
 	defer store.Close()
+	// The review page reads the resolver's Redis; while it does not answer,
+	// the review's endpoints answer 503 and the rest is served.
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if err := cfg.PingRedis(ctx, rdb); err != nil {
+		a.log.Warn("the review page answers 503 until Redis answers", "err", err)
+	}
+	dash := dashboard.NewHandler(dashboard.Options{Reports: store, Identity: identity.NewRedisStore(rdb, cfg.RedisPrefix, 0),
+		Metrics: pipeline.NewMetrics(), Log: a.log})
 
 	srv := &http.Server{
-		Handler:           dashboard.Handler(store, pipeline.NewMetrics(), a.log),
+		Handler:           dash,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,

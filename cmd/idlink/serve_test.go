@@ -96,12 +96,14 @@ func TestServeBadStart(t *testing.T) {
 }
 
 // TestServeDashboard runs `idlink serve` on a fresh database of the local
-// stack: it migrates, answers the API and the page, and shuts down cleanly
-// when its context ends (SIGINT/SIGTERM in the binary).
+// stack: it migrates, answers the API, the page and the review's endpoints
+// (from an empty Redis namespace), and shuts down cleanly when its context
+// ends (SIGINT/SIGTERM in the binary).
 func TestServeDashboard(t *testing.T) {
 	cfg := stacktest.Config(t)
 	a, _, logs := serveApp(map[string]string{
 		"CLICKHOUSE_DATABASE": cfg.ClickHouseDatabase,
+		"IDLINK_REDIS_PREFIX": cfg.RedisPrefix,
 		"IDLINK_HTTP_ADDR":    "127.0.0.1:0",
 		"IDLINK_API_ADDR":     "127.0.0.1:0",
 	})
@@ -140,6 +142,10 @@ func TestServeDashboard(t *testing.T) {
 		{"api/reports/activations-by-region", 200, "[]\n"},
 		{"api/reports/nope", 404, `{"error":"unknown report \"nope\"`},
 		{"", 200, "<!doctype html>"},
+		{"review", 200, "<!doctype html>"},
+		{"api/conflicts", 200, `{"total":0,"conflicts":[]}`},
+		{"api/why", 400, `{"error":"person_id is required`},
+		{"api/why?person_id=p-0000", 404, `{"error":"unknown person`},
 		{"metrics", 200, "# HELP"},
 	}
 	for _, tt := range tests {
