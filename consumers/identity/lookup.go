@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/idlink/idlink/documents"
 )
@@ -81,9 +82,17 @@ func ListConflicts(ctx context.Context, s Store) ([]ConflictRecord, error) {
 		}
 		out = append(out, rec)
 	}
+	at := make(map[string]time.Time, len(out)) // RFC 3339 strings do not sort as times: fractions vary in length
+	for _, rec := range out {
+		t, err := time.Parse(time.RFC3339Nano, rec.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("conflict %s: occurred_at %q: %w", rec.EventID, rec.OccurredAt, err)
+		}
+		at[rec.EventID] = t
+	}
 	sort.Slice(out, func(a, b int) bool {
-		if out[a].OccurredAt != out[b].OccurredAt {
-			return out[a].OccurredAt < out[b].OccurredAt
+		if ta, tb := at[out[a].EventID], at[out[b].EventID]; !ta.Equal(tb) {
+			return ta.Before(tb)
 		}
 		return out[a].EventID < out[b].EventID
 	})

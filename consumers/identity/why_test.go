@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/idlink/idlink/eventtypes"
 )
@@ -209,5 +210,31 @@ func TestConflictRecordSides(t *testing.T) {
 	}
 	if c := list[1]; c.EventID != "e3" || c.PersonID != m1 || c.OtherPersonID != "" || c.DocType != "" || c.Reason != ReasonBirthDate {
 		t.Fatalf("e3's record %+v, want person %s alone, a birth date conflict", c, m1)
+	}
+}
+
+// TestConflictsInTimeOrder checks that `idlink conflicts` lists held events
+// by time, not by the text of their RFC 3339 times (a fraction makes
+// "…09:00:00.5Z" sort before "…09:00:00Z" as text).
+func TestConflictsInTimeOrder(t *testing.T) {
+	h := newHarness(t)
+	h.feed(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}})
+	evs := h.msgs(tev{id: "z-whole", at: 10, docs: []string{"R2", "M1"}}, tev{id: "a-half", at: 10, docs: []string{"R4", "M1"}})
+	ev, _ := h.codec.DecodeEvent(evs[1].Value)
+	ev.OccurredAt = ev.OccurredAt.Add(500 * time.Millisecond)
+	b, err := h.codec.EncodeEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs[1].Value = b
+	if err := h.res.Handle(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	list, err := ListConflicts(context.Background(), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].EventID != "z-whole" || list[1].EventID != "a-half" {
+		t.Fatalf("conflicts %+v, want z-whole (at 10 s) before a-half (10.5 s)", list)
 	}
 }
