@@ -282,12 +282,14 @@ func (g *gen) fillerDraft(p int, mayRevoke bool) *draft {
 				g.addDoc(d, p, j)
 			}
 		}
-		offline := 20
+		// Offline activations are a small share of all (about one in eight),
+		// mostly of residence permits, whose online sign-up often fails.
+		offline := 4
 		switch g.ds.Persons[p].Docs[i].Type {
 		case documents.ResidencePermit:
-			offline = 65 // online sign-up often fails for residence permits
+			offline = 25
 		case documents.MainlandTravelPermit, documents.TaiwanTravelPermit, documents.Passport:
-			offline = 40
+			offline = 10
 		}
 		ch := "online"
 		if g.r.IntN(100) < offline {
