@@ -33,10 +33,21 @@ func readAll(t *testing.T, cfg *pipeline.Config, topic string, count int) []kafk
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for p := 0; p < cfg.Partitions; p++ {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.KafkaBrokers, Topic: topic, Partition: p, Dialer: d, MaxWait: 100 * time.Millisecond})
-		end, err := r.ReadLag(ctx)
-		if err != nil {
-			t.Fatalf("lag of %s/%d: %v", topic, p, err)
+		var r *kafka.Reader
+		var end int64
+		for {
+			// Right after a topic is made, its leader may not be known yet
+			// everywhere: a retriable error, tried again until ctx ends.
+			r = kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.KafkaBrokers, Topic: topic, Partition: p, Dialer: d, MaxWait: 100 * time.Millisecond})
+			if end, err = r.ReadLag(ctx); err == nil {
+				break
+			}
+			r.Close()
+			var ke kafka.Error
+			if !errors.As(err, &ke) || !ke.Temporary() || ctx.Err() != nil {
+				t.Fatalf("lag of %s/%d: %v", topic, p, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		for i := int64(0); i < end; i++ {
 			m, err := r.ReadMessage(ctx)
