@@ -88,14 +88,6 @@ const (
 // States returns one entry per token, nil for a document no person holds.
 type States func(ctx context.Context, tokens []string) ([]*identity.DocumentState, error)
 
-// IdentityStates returns the States of the resolver's store
-// (identity.DocumentStates).
-func IdentityStates(store identity.Store) States {
-	return func(ctx context.Context, tokens []string) ([]*identity.DocumentState, error) {
-		return identity.DocumentStates(ctx, store, tokens)
-	}
-}
-
 // Options configure a Server.
 type Options struct {
 	States States

@@ -2,14 +2,20 @@ package verify_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/idlink/idlink/consumers/identity"
+	"github.com/idlink/idlink/producers"
 	"github.com/idlink/idlink/verify"
 )
 
@@ -462,4 +468,47 @@ func TestKafkaUnreachable(t *testing.T) {
 			t.Errorf("%s: answered after %s, want within 2s", c.path, took)
 		}
 	}
+}
+
+// TestStatesBatched: IdentityStates, which gathers concurrent calls into
+// batches read together, answers every call as identity.DocumentStates
+// answers it alone, for known, unknown and repeated documents.
+func TestStatesBatched(t *testing.T) {
+	e := newEnv(t)
+	var lines []string
+	var tokens []string
+	ps := producers.NewPseudonymizer(e.cfg.PseudonymKey)
+	for i := range 40 {
+		p := fmt.Sprintf("P%07d", i)
+		lines = append(lines, `{"event_id":"b`+strconv.Itoa(i)+`","type":"insurance.enrolled","agency":"nhsa","occurred_at":"2025-03-01T09:00:00+08:00",`+
+			`"documents":[{"type":"passport","number":"`+p+`"},{"type":"passport","number":"Q`+p[1:]+`"}],"attrs":{"scheme":"employee"}}`)
+		tokens = append(tokens, ps.Token("passport", p), ps.Token("passport", "Q"+p[1:]), ps.Token("passport", "Z"+p[1:]))
+	}
+	e.resolve(lines...)
+	store := identity.NewRedisStore(e.rdb, e.cfg.RedisPrefix, 0)
+	states := verify.IdentityStates(store)
+	var wg sync.WaitGroup
+	for w := range 200 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 3))
+			ask := make([]string, 1+r.IntN(8))
+			for i := range ask {
+				ask[i] = tokens[r.IntN(len(tokens))]
+			}
+			got, err := states(e.ctx, ask)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			want, err := identity.DocumentStates(e.ctx, store, ask)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("batched states %v, alone %v", got, want)
+			}
+		})
+	}
+	wg.Wait()
 }
