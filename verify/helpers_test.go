@@ -76,6 +76,12 @@ func newEnv(t *testing.T) *env {
 // caches of its own, like one `idlink serve` process.
 func (e *env) server(cfg *pipeline.Config) string {
 	e.t.Helper()
+	return e.serverOn(cfg, e.rdb)
+}
+
+// serverOn is server with keys and document states read from rdb.
+func (e *env) serverOn(cfg *pipeline.Config, rdb redis.UniversalClient) string {
+	e.t.Helper()
 	if cfg == nil {
 		cfg = e.cfg
 	}
@@ -84,8 +90,8 @@ func (e *env) server(cfg *pipeline.Config) string {
 		e.t.Fatal(err)
 	}
 	srv, err := verify.NewServer(verify.Options{
-		States:       verify.IdentityStates(identity.NewRedisStore(e.rdb, e.cfg.RedisPrefix, 0)),
-		Keys:         verify.NewKeyStore(e.rdb, e.cfg.RedisPrefix),
+		States:       verify.IdentityStates(identity.NewRedisStore(rdb, e.cfg.RedisPrefix, 0)),
+		Keys:         verify.NewKeyStore(rdb, e.cfg.RedisPrefix),
 		Audit:        aud,
 		PseudonymKey: e.cfg.PseudonymKey,
 		Log:          slog.New(slog.NewTextHandler(testLog{e.t}, nil)),

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/idlink/idlink/consumers/identity"
 	"github.com/idlink/idlink/producers"
 	"github.com/idlink/idlink/verify"
@@ -468,6 +470,33 @@ func TestKafkaUnreachable(t *testing.T) {
 			t.Errorf("%s: answered after %s, want within 2s", c.path, took)
 		}
 	}
+}
+
+// TestRedisUnreachable: with keys and documents read from a closed port,
+// a call is answered 503 key_store_unavailable within 2 s, and audited.
+func TestRedisUnreachable(t *testing.T) {
+	e := newEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: closed})
+	defer rdb.Close()
+	base := e.serverOn(nil, rdb)
+	key := e.key("bank", verify.AllScopes(), 0)
+	start := time.Now()
+	r := e.do(base, "POST", verify.PathVerify, key, verifyBody("hkid", "A1234563", ""))
+	if r.status != 503 || r.body["reason"] != verify.ReasonKeysUnavailable || r.header.Get(verify.AuditIDHeader) == "" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("%d %s %v, want 503 key_store_unavailable, audited, with Retry-After", r.status, r.raw, r.header)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %s, want within 2s", took)
+	}
+	// Refused before the key was known or the body read.
+	e.calls[len(e.calls)-1].rp, e.calls[len(e.calls)-1].tokens = "", nil
+	e.checkAudit()
 }
 
 // TestStatesBatched: IdentityStates, which gathers concurrent calls into
