@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -158,5 +159,32 @@ func TestGrowAndStale(t *testing.T) {
 	}
 	if w.Clusters["c1"] == nil || !slices.Equal(w.DelClusters, []string{"c2"}) || w.Docs[tok("P1")] != "c1" || w.Events["a"] != "c1" {
 		t.Fatalf("a renamed cluster rewrites every pointer: %+v", w)
+	}
+}
+
+// TestGroupFewIsGroupByBucket checks that the sort used for small inputs
+// groups exactly as the counting sort does.
+func TestGroupFewIsGroupByBucket(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for n := 0; n < 3*smallGroup; n++ {
+		bs := make([]int, n)
+		for i := range bs {
+			bs[i] = r.IntN(min(buckets, 1+r.IntN(40)))
+		}
+		few := groupFew(n, func(i int) int { return bs[i] })
+		var count byBucket
+		if n > 0 {
+			count = groupByBucket(n, func(i int) int { return bs[i] })
+		}
+		if n >= smallGroup && (fmt.Sprint(few) != fmt.Sprint(count)) {
+			t.Fatalf("n=%d: sort %v, count %v", n, few, count)
+		}
+		for _, run := range few.runs {
+			for _, i := range few.order[run.lo:run.hi] {
+				if bs[i] != run.b {
+					t.Fatalf("n=%d: item %d of bucket %d in run of %d", n, i, bs[i], run.b)
+				}
+			}
+		}
 	}
 }

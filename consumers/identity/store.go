@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -189,6 +190,9 @@ type byBucket struct {
 type bucketRun struct{ b, lo, hi int }
 
 func groupByBucket(n int, bucket func(i int) int) byBucket {
+	if n < smallGroup {
+		return groupFew(n, bucket)
+	}
 	bs := make([]uint16, n)
 	var count [buckets + 1]int32
 	for i := range n {
@@ -208,6 +212,32 @@ func groupByBucket(n int, bucket func(i int) int) byBucket {
 	for i, b := range bs {
 		g.order[count[b]] = int32(i)
 		count[b]++
+	}
+	return g
+}
+
+// smallGroup is the size below which groupByBucket sorts rather than
+// counts: a count walks all the buckets, a sort only the items.
+const smallGroup = 64
+
+// groupFew is groupByBucket by a stable sort: the same result.
+func groupFew(n int, bucket func(i int) int) byBucket {
+	if n == 0 {
+		return byBucket{}
+	}
+	bs := make([]int, n)
+	g := byBucket{order: make([]int32, n)}
+	for i := range n {
+		bs[i], g.order[i] = bucket(i), int32(i)
+	}
+	slices.SortStableFunc(g.order, func(a, b int32) int { return bs[a] - bs[b] })
+	for lo := 0; lo < n; {
+		b, hi := bs[g.order[lo]], lo+1
+		for hi < n && bs[g.order[hi]] == b {
+			hi++
+		}
+		g.runs = append(g.runs, bucketRun{b: b, lo: lo, hi: hi})
+		lo = hi
 	}
 	return g
 }
