@@ -78,16 +78,16 @@ func TestMigrateIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	want := []string{
-		"activation_channels", "activation_channels_from_events", "activation_group_names", // 0004
-		"audit_lookups",                                        // 0005
-		"doc_other_channels", "doc_other_channels_from_events", // 0003 (which drops 0002's doc_groups)
-		"doc_owner", "doc_owner_from_changes", "doc_owner_from_events", // 0004 (which drops 0002's doc_current)
+		"activation_exceptions", "activation_exceptions_from_events", "activation_exceptions_now",
+		"audit_lookups", // 0005
+		"conflicts_now",
 		"doc_person",
-		"doc_state_by_type", "doc_state_by_type_from_changes", "doc_state_by_type_from_events", // 0004 (which drops 0003's doc_state)
-		"doc_types", "doc_types_from_changes", "doc_types_from_events", // 0002
-		"event_documents",
-		"event_groups", "event_groups_from_events", // 0004
-		"identity_changes", "schema_migrations",
+		"document_activity", "document_state", "document_state_from_changes", "document_state_from_events",
+		"documents_now",
+		"event_doc_type_rows", "event_doc_type_rows_from_events", "event_doc_types",
+		"event_documents", "event_documents_now",
+		"event_rows", "event_rows_from_events", "events",
+		"identity_changes", "persons_now", "province_codes", "schema_migrations", "service_outcomes", "service_outcomes_from_events",
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)
@@ -410,68 +410,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// TestUpgrade builds a database as an older release left it (migrations up
-// to and including `from`), loads the fixture into it, then runs Migrate:
-// the newer migrations must back-fill their tables from the rows already
-// there, and every report must match sqlcheck/expected.json.
-func TestUpgrade(t *testing.T) {
-	ms, err := analytics.Migrations()
+// TestMigrateRefusesOlderSchema: a database whose schema_migrations records
+// a version under another name (made by migrations idlink no longer has) is
+// an error naming the fix, for the writer and for the analyst alike.
+func TestMigrateRefusesOlderSchema(t *testing.T) {
+	ctx := ctxT(t)
+	cfg := analyticstest.Config(t)
+	s := analyticstest.Store(t, cfg)
+	b, err := s.Conn().PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, from := range []int{2, 3} {
-		t.Run(fmt.Sprintf("from%04d", from), func(t *testing.T) {
-			ctx := ctxT(t)
-			cfg := analyticstest.Config(t)
-			s, err := analytics.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if os.Getenv("IDLINK_TEST_KEEP_DB") == "" {
-					if err := s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
-						t.Logf("dropping %s: %v", s.Database(), err)
-					}
-				}
-				s.Close()
-			})
-			older := 0
-			for _, m := range ms {
-				if m.Version > from {
-					break
-				}
-				older++
-				for _, st := range m.Statements {
-					if err := s.Conn().Exec(ctx, st); err != nil {
-						t.Fatalf("%s: %v", m.Name, err)
-					}
-				}
-				b, err := s.Conn().PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Append(uint32(m.Version), m.Name, time.Now()); err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Send(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			fixture, err := os.ReadFile("sqlcheck/fixture.sql")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := analyticstest.LoadSQL(ctx, s, string(fixture)); err != nil {
-				t.Fatalf("loading sqlcheck/fixture.sql: %v", err)
-			}
-			applied, err := s.Migrate(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(applied) != len(ms)-older {
-				t.Fatalf("Migrate applied %d migrations, want %d (those after %04d)", len(applied), len(ms)-older, from)
-			}
-			compareReports(ctx, t, s, readExpected(t, "sqlcheck/expected.json"))
-		})
+	if err := b.Append(uint32(1), "0001_init", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Migrate(ctx)
+	for _, want := range []string{"0001_init", "0001_baseline", "make reset", s.Database()} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Migrate on a database recording 0001_init: %v, want an error mentioning %q", err, want)
+		}
+	}
+	if cfg.ClickHouseAnalystUser != "" {
+		if _, err := analytics.OpenReports(ctx, cfg); err == nil || !strings.Contains(err.Error(), "0001_init") {
+			t.Fatalf("OpenReports on a database recording 0001_init: %v, want an error naming it", err)
+		}
 	}
 }

@@ -97,7 +97,9 @@ func SplitStatements(text string) []string {
 // recorded yet, in version order, and records each. It is idempotent and safe
 // to run from several processes at once: every statement is
 // CREATE ... IF NOT EXISTS (or otherwise repeatable) and the record table
-// folds duplicates. It returns the migrations it applied.
+// folds duplicates. It returns the migrations it applied. A database that
+// records a version under another name (a schema from before
+// 0001_baseline) is an error naming the fix, and nothing is applied.
 func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
 	ms, err := Migrations()
 	if err != nil {
@@ -109,6 +111,9 @@ func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
 	}
 	done, err := s.AppliedVersions(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRecorded(ctx, ms); err != nil {
 		return nil, err
 	}
 	var applied []Migration
@@ -149,6 +154,37 @@ func (s *Store) record(ctx context.Context, m Migration) error {
 	}
 	if err := b.Send(); err != nil {
 		return s.wrapConnErr("recording migration "+m.Name, err)
+	}
+	return nil
+}
+
+// checkRecorded fails when schema_migrations records one of ms's versions
+// under another name: the database was made by migrations this idlink no
+// longer has, and applying its own would leave the tables the reports read
+// missing.
+func (s *Store) checkRecorded(ctx context.Context, ms []Migration) error {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version, name FROM schema_migrations")
+	if err != nil {
+		return s.wrapConnErr("reading applied migrations from schema_migrations", err)
+	}
+	defer rows.Close()
+	want := make(map[int]string, len(ms))
+	for _, m := range ms {
+		want[m.Version] = m.Name
+	}
+	for rows.Next() {
+		var v uint32
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return fmt.Errorf("reading applied migrations: %w", err)
+		}
+		if w, ok := want[int(v)]; ok && w != name {
+			return fmt.Errorf("ClickHouse database %s records migration %s where this idlink has %s: its schema predates %s; drop the database (`make reset` for the local stack) and run `idlink migrate`",
+				s.db, name, w, w)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrapConnErr("reading applied migrations", err)
 	}
 	return nil
 }

@@ -24,9 +24,7 @@ const (
 // read-only: everything the store reads, it reads as the analyst, and it
 // never writes. Only when the database is missing or lacks a migration does
 // OpenReports connect as CLICKHOUSE_USER, for Migrate alone, and then as the
-// analyst again. It also checks that the reports' join_use_nulls = 0 takes
-// effect for the analyst (ClickHouse 18.16 ignores the settings a readonly=1
-// user sends), so that no report silently reads unmatched joins as NULL.
+// analyst again.
 //
 // Without an analyst user the store connects as CLICKHOUSE_USER and migrates,
 // like Open followed by Migrate.
@@ -61,10 +59,6 @@ func OpenReports(ctx context.Context, cfg *pipeline.Config) (*Store, error) {
 				cfg.ClickHouseDatabase, cfg.ClickHouseAnalystUser, cfg.ClickHouseUser)
 		}
 	}
-	if err := s.checkReportSettings(ctx, cfg.ClickHouseAnalystUser); err != nil {
-		s.Close()
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -93,6 +87,9 @@ func openAnalyst(ctx context.Context, cfg *pipeline.Config) (*Store, bool, error
 		return nil, false, err
 	}
 	ms, err := Migrations()
+	if err == nil {
+		err = s.checkRecorded(ctx, ms)
+	}
 	if err != nil {
 		s.Close()
 		return nil, false, err
@@ -116,21 +113,6 @@ func migrateAsWriter(ctx context.Context, cfg *pipeline.Config) error {
 	if _, err := w.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrating ClickHouse database %s as CLICKHOUSE_USER=%s before reading it as CLICKHOUSE_ANALYST_USER=%s: %w",
 			cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHouseAnalystUser, err)
-	}
-	return nil
-}
-
-// checkReportSettings fails unless the settings Report sends are in effect
-// for user's queries.
-func (s *Store) checkReportSettings(ctx context.Context, user string) error {
-	var value string
-	err := s.conn.QueryRow(reportContext(ctx), "SELECT value FROM system.settings WHERE name = 'join_use_nulls'").Scan(&value)
-	if err != nil {
-		return s.wrapConnErr("reading join_use_nulls as CLICKHOUSE_ANALYST_USER="+user, err)
-	}
-	if value != "0" {
-		return fmt.Errorf("ClickHouse keeps join_use_nulls=%s for CLICKHOUSE_ANALYST_USER=%s although the reports set it to 0 (a readonly=1 profile ignores or refuses settings): set join_use_nulls to 0 in that user's profile, or give it readonly=2",
-			value, user)
 	}
 	return nil
 }

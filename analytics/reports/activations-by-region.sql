@@ -1,15 +1,14 @@
--- Medical-insurance-code activations by province and channel. The province
--- is the first two digits of the event's region (province_code) and its name
--- among the 34 province-level divisions of GB/T 2260; a code outside them is
--- its own name, and events without a region have an empty province_code and
--- province. events counts distinct events; persons counts the distinct
--- persons holding the activations' documents under the identity resolution
--- as it stands now (doc_owner, as in blocked-but-linked: a document no change
--- named yet is a person of its own).
+-- Medical-insurance-code activations by province and channel. province_code
+-- is the first two digits of the event's region ('' without one), province
+-- its name among the 34 province-level divisions of GB/T 2260, or the code
+-- itself outside them. events: distinct activations; persons: distinct
+-- persons, as identity resolution stands now, holding a document the
+-- activations named.
 --
--- Events and persons are counted in two branches of one UNION ALL and added
--- up, so that no join can leave an event without its count; the persons
--- branch joins with ALL INNER JOIN on doc_owner's one row per document.
+-- The plain query over event_documents_now gives the same rows
+-- (sqlcheck/oracle/activations-by-region.sql); this one ORs
+-- document_activity's province masks per person and counts the persons
+-- with each province's bit, then adds activation_exceptions_now's.
 SELECT
     province_code,
     transform(
@@ -24,35 +23,43 @@ SELECT
          'Hong Kong', 'Macao'],
         province_code) AS province,
     channel,
-    sum(n_events) AS events,
-    sum(n_persons) AS persons
+    sum(events) AS events,
+    sum(persons) AS persons
 FROM
 (
-    SELECT
-        substring(region, 1, 2) AS province_code,
-        channel,
-        uniqExact(event_key) AS n_events,
-        toUInt64(0) AS n_persons
-    FROM event_documents
+    SELECT substring(region, 1, 2) AS province_code, channel, count() AS events, toUInt64(0) AS persons
+    FROM events
     WHERE type = 'insurance.code_activated'
     GROUP BY province_code, channel
     UNION ALL
-    SELECT
-        province_code,
-        channel,
-        toUInt64(0) AS n_events,
-        uniqExact(if(person_key = 0, doc_key, person_key)) AS n_persons
+    SELECT province_code, channel, toUInt64(0) AS events, persons
     FROM
     (
-        SELECT DISTINCT substring(region, 1, 2) AS province_code, channel, doc_key
-        FROM event_documents
-        WHERE type = 'insurance.code_activated' AND doc_token != ''
-    ) AS activated
-    ALL INNER JOIN
-    (
-        SELECT doc_key, person_key
-        FROM doc_owner FINAL
-    ) AS owners USING (doc_key)
+        SELECT province_code, online, offline
+        FROM
+        (
+            SELECT
+                province_bit,
+                countIf(bitAnd(person_online, province_bit) != 0) AS online,
+                countIf(bitAnd(person_offline, province_bit) != 0) AS offline
+            FROM
+            (
+                SELECT person_key, groupBitOr(online_provinces) AS person_online, groupBitOr(offline_provinces) AS person_offline
+                FROM document_activity
+                GROUP BY person_key
+            )
+            ARRAY JOIN bitmaskToArray(bitOr(person_online, person_offline)) AS province_bit
+            GROUP BY province_bit
+        ) AS counts
+        ALL INNER JOIN province_codes USING (province_bit)
+    )
+    ARRAY JOIN
+        ['online', 'offline'] AS channel,
+        [online, offline] AS persons
+    WHERE persons > 0
+    UNION ALL
+    SELECT province_code, channel, toUInt64(0) AS events, uniqExact(person_key) AS persons
+    FROM activation_exceptions_now
     GROUP BY province_code, channel
 )
 GROUP BY province_code, channel

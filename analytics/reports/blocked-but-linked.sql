@@ -1,61 +1,48 @@
 -- The linking that would let rejected persons through: per service and
--- rejected document type, the persons the service rejected who hold a
--- document of another type that the same service accepted for someone, with
--- that alternative type. A person holding several such types counts under
--- each. Services, outcomes and document types are read as in
--- service-acceptance (passed and accepted both accept).
+-- document type it rejected, the persons it rejected who hold, as identity
+-- resolution stands now, a document of another type that the same service
+-- accepted (passed or accepted) for anyone, with that alternative type. A
+-- person holding several such types counts under each. Services are as in
+-- service-acceptance.
 --
--- Persons and the documents they hold are those of the identity resolution
--- as it stands now: doc_owner (see 0004_type_ordered_state.sql) holds every
--- document's person at its latest revision, or person_key 0 for a document
--- no change named yet, which is then a person of its own (its doc_key
--- stands for the person). A rejection of a document that has since been
--- split off its former person counts under the person holding it now.
--- Every join is ALL INNER JOIN on a right side with one row per key, so the
--- result is the same whatever join_use_nulls and the engine's ANY semantics.
-SELECT
-    service,
-    rejected_doc_type,
-    alternative_doc_type,
-    uniqExact(person) AS persons
+-- The plain query over event_documents_now and documents_now gives the same
+-- rows (sqlcheck/oracle/blocked-but-linked.sql). This one reads the
+-- documents of the persons holding a rejected document from
+-- document_activity, grouped by person, and the services' outcomes from
+-- service_outcomes.
+SELECT service, rejected_doc_type, alternative_doc_type, uniqExact(person_key) AS persons
 FROM
 (
-    SELECT service, rejected_doc_type, if(person_key = 0, doc_key, person_key) AS person
+    SELECT person_key, service, rejected_doc_type, held_types
     FROM
     (
-        SELECT DISTINCT
-            if(relying_party != '', relying_party, type) AS service,
-            doc_type AS rejected_doc_type,
-            doc_key
-        FROM event_documents
-        WHERE outcome = 'rejected' AND doc_token != ''
-    ) AS rejections
+        SELECT person_key, held_types, rejected_doc.1 AS rejected_doc_type, rejected_doc.2 AS doc_key
+        FROM
+        (
+            SELECT
+                person_key,
+                groupUniqArray(doc_type) AS held_types,
+                groupUniqArrayIf((doc_type, doc_key), rejected = 1) AS rejected_docs
+            FROM document_activity
+            WHERE person_key IN (SELECT person_key FROM document_activity WHERE rejected = 1)
+            GROUP BY person_key
+        )
+        ARRAY JOIN rejected_docs AS rejected_doc
+    ) AS rejected
     ALL INNER JOIN
     (
-        SELECT doc_key, person_key
-        FROM doc_owner FINAL
-    ) AS owners USING (doc_key)
-) AS rejected
-ALL INNER JOIN
-(
-    SELECT person, alternative_doc_type
-    FROM
-    (
-        SELECT DISTINCT if(person_key = 0, doc_key, person_key) AS person, type_key
-        FROM doc_owner FINAL
-    ) AS holdings
-    ALL INNER JOIN
-    (
-        SELECT DISTINCT cityHash64(doc_type) AS type_key, doc_type AS alternative_doc_type
-        FROM doc_types
-    ) AS types USING (type_key)
-) AS held USING (person)
+        SELECT service, doc_type AS rejected_doc_type, doc_key
+        FROM service_outcomes
+        WHERE outcome = 'rejected'
+    ) AS rejections USING (rejected_doc_type, doc_key)
+)
+ARRAY JOIN held_types AS alternative_doc_type
 WHERE alternative_doc_type != rejected_doc_type
     AND (service, alternative_doc_type) IN
     (
-        SELECT DISTINCT if(relying_party != '', relying_party, type), doc_type
-        FROM event_documents
-        WHERE outcome IN ('passed', 'accepted') AND doc_token != ''
+        SELECT service, doc_type
+        FROM service_outcomes
+        WHERE outcome IN ('passed', 'accepted')
     )
 GROUP BY service, rejected_doc_type, alternative_doc_type
 ORDER BY service, rejected_doc_type, alternative_doc_type

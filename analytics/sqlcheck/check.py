@@ -3,9 +3,11 @@
 
 The local stack runs ClickHouse 18.16; production runs a current release.
 This check applies every migration (twice: they must be idempotent), loads
-fixture.sql and runs every report query, comparing the rows with
-expected.json. The Go test TestFixtureReports does the same on 18.16, so both
-engines must give identical answers.
+the fixtures one after another and, after each, compares the reports with
+their expected rows (expected*.json); after the last (fixture_views.sql) it
+checks every fast path against its plain query in oracle/. The Go tests
+(TestFixtureReports, TestServiceReports, TestOracles, ...) do the same on
+18.16, so both engines must give identical answers.
 
 Usage: python3 analytics/sqlcheck/check.py   (from anywhere; exit 0 = pass)
 Install chdb first with analytics/sqlcheck/install.sh.
@@ -14,9 +16,7 @@ Install chdb first with analytics/sqlcheck/install.sh.
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ANALYTICS = os.path.dirname(HERE)
@@ -66,19 +66,16 @@ def migrations():
 
 
 def reports():
-    """Every report's query exactly as idlink sends it: analytics.ReportSQL
-    expands the --@ranges blocks of reports/*.sql, so the queries come from
-    the Go command reportsql rather than from the files."""
-    root = os.path.dirname(ANALYTICS)
-    with tempfile.TemporaryDirectory() as d:
-        subprocess.run(["go", "run", "./analytics/sqlcheck/reportsql", d], cwd=root, check=True)
-        out = {}
-        for name in sorted(os.listdir(d)):
-            stmts = split_statements(read(os.path.join(d, name)))
-            if len(stmts) != 1:
-                raise SystemExit(f"report {name[:-4]} must be exactly one statement, is {len(stmts)}")
-            out[name[:-4]] = stmts[0]
-        return out
+    """Every report's query: the one statement of reports/<name>.sql, exactly
+    as idlink (analytics.ReportSQL) and clickhouse-client run it."""
+    d = os.path.join(ANALYTICS, "reports")
+    out = {}
+    for name in sorted(os.listdir(d)):
+        stmts = split_statements(read(os.path.join(d, name)))
+        if len(stmts) != 1:
+            raise SystemExit(f"report {name[:-4]} must be exactly one statement, is {len(stmts)}")
+        out[name[:-4]] = stmts[0]
+    return out
 
 
 def unescape_tsv(s):
@@ -121,6 +118,38 @@ def compare(q, rs, expected, label, failures):
             failures.append(f"report {name}{label}:\n  got  {json.dumps(rows)}\n  want {json.dumps(want)}")
         else:
             print(f"ok  {name}{label}: {len(rows)} rows")
+
+
+def check_oracles(q, rs, failures):
+    """Each fast path against its plain query in oracle/ (as TestOracles
+    does on 18.16): a report against oracle/<report>.sql, a view's first
+    statement against its second. Names, types and rows must be equal."""
+    d = os.path.join(HERE, "oracle")
+    covered = set()
+    for name in sorted(os.listdir(d)):
+        stmts = split_statements(read(os.path.join(d, name)))
+        name = name[:-4]
+        if name in rs and len(stmts) == 1:
+            fast, plain = rs[name], stmts[0]
+            covered.add(name)
+        elif name not in rs and len(stmts) == 2:
+            fast, plain = stmts
+        else:
+            failures.append(f"oracle/{name}.sql holds {len(stmts)} statements: want 1 for a report, 2 otherwise")
+            continue
+        try:
+            got, want = q(fast), q(plain)
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"oracle {name}: {e}")
+            continue
+        if got != want:
+            failures.append(f"oracle {name}: the fast path gives\n{got}\nthe plain query\n{want}")
+        elif got.count("\n") <= 2:
+            failures.append(f"oracle {name}: no rows on the fixtures, so nothing is compared")
+        else:
+            print(f"ok  oracle {name}: {got.count(chr(10)) - 2} rows")
+    if covered != set(rs):
+        failures.append(f"oracle/ has plain queries for {sorted(covered)}, reports are {sorted(rs)}")
 
 
 def main():
@@ -194,6 +223,15 @@ def main():
                 failures.append(f"fixture_services.sql statement {i}: {e}")
         expected = json.loads(read(os.path.join(HERE, "expected_services.json")))
         compare(q, {n: rs[n] for n in expected}, expected, " (fixture_services.sql)", failures)
+
+        # Then residence-permit events and conflicts: every fast path against
+        # its plain query.
+        for i, st in enumerate(split_statements(read(os.path.join(HERE, "fixture_views.sql"))), 1):
+            try:
+                q(st)
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"fixture_views.sql statement {i}: {e}")
+        check_oracles(q, rs, failures)
     finally:
         sess.close()
 
