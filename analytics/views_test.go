@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,6 +87,58 @@ func TestOracles(t *testing.T) {
 	}
 	if covered != len(reports) {
 		t.Fatalf("sqlcheck/oracle/ has a plain query for %d of the %d reports", covered, len(reports))
+	}
+}
+
+// TestAnalystQuestions runs every question of analytics/README.md as the
+// read-only analyst on the local stack's ClickHouse (18.16), over all the
+// fixtures, and compares its rows with sqlcheck/expected_questions.json
+// (worked out by hand from the fixtures' comments). check.py holds current
+// ClickHouse to the same answers.
+func TestAnalystQuestions(t *testing.T) {
+	ctx := ctxT(t)
+	cfg := analystConfig(t)
+	w := analyticstest.Store(t, cfg)
+	loadFixtures(ctx, t, w, allFixtures...)
+	r, err := analytics.OpenReports(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	questions, err := analyticstest.Questions(string(readme))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	if len(questions) < 10 {
+		t.Fatalf("README.md has %d analyst questions, want at least 10", len(questions))
+	}
+	expected := readExpected(t, "sqlcheck/expected_questions.json")
+	var keys []string
+	for k := range expected {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) != len(questions) {
+		t.Fatalf("expected_questions.json answers %v, README.md asks %d questions", keys, len(questions))
+	}
+	for _, q := range questions {
+		t.Run(strconv.Itoa(q.Number), func(t *testing.T) {
+			want, ok := expected[strconv.Itoa(q.Number)]
+			if !ok {
+				t.Fatalf("expected_questions.json has no answer to question %d (%s)", q.Number, q.Title)
+			}
+			rows, err := r.Query(ctx, q.SQL)
+			if err != nil {
+				t.Fatalf("question %d (%s): %v", q.Number, q.Title, err)
+			}
+			if got := mustJSON(t, rows); got != compactJSON(t, want) {
+				t.Fatalf("question %d (%s) on ClickHouse 18.16:\n got  %s\n want %s", q.Number, q.Title, got, compactJSON(t, want))
+			}
+		})
 	}
 }
 

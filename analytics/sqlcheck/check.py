@@ -5,9 +5,11 @@ The local stack runs ClickHouse 18.16; production runs a current release.
 This check applies every migration (twice: they must be idempotent), loads
 the fixtures one after another and, after each, compares the reports with
 their expected rows (expected*.json); after the last (fixture_views.sql) it
-checks every fast path against its plain query in oracle/. The Go tests
-(TestFixtureReports, TestServiceReports, TestOracles, ...) do the same on
-18.16, so both engines must give identical answers.
+checks every fast path against its plain query in oracle/ and runs the
+analyst questions of analytics/README.md against expected_questions.json.
+The Go tests (TestFixtureReports, TestServiceReports, TestOracles,
+TestAnalystQuestions, ...) do the same on 18.16, so both engines must give
+identical answers.
 
 Usage: python3 analytics/sqlcheck/check.py   (from anywhere; exit 0 = pass)
 Install chdb first with analytics/sqlcheck/install.sh.
@@ -152,6 +154,71 @@ def check_oracles(q, rs, failures):
         failures.append(f"oracle/ has plain queries for {sorted(covered)}, reports are {sorted(rs)}")
 
 
+QUESTION = re.compile(r"^### (\d+)\. (.+)$", re.M)
+SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.S)
+
+
+def questions():
+    """The analyst questions of README.md, as analyticstest.Questions reads
+    them: a heading "### N. title" and the first ```sql block before the next
+    heading."""
+    text = read(os.path.join(ANALYTICS, "README.md"))
+    heads = list(QUESTION.finditer(text))
+    out = []
+    for i, h in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        nxt = text.find("\n#", h.end(), end)
+        if nxt >= 0:
+            end = nxt
+        m = SQL_BLOCK.search(text, h.end(), end)
+        if not m:
+            raise SystemExit(f"README.md question {h.group(1)} has no ```sql block")
+        if int(h.group(1)) != len(out) + 1:
+            raise SystemExit(f"README.md question {h.group(2)!r} is numbered {h.group(1)}, want {len(out) + 1}")
+        out.append((int(h.group(1)), h.group(2), m.group(1).strip()))
+    return out
+
+
+def json_rows(text):
+    """JSONCompact output -> list of [(column, value)], DateTime values as
+    RFC 3339 in UTC, the form Go's analytics.Row gives them."""
+    doc = json.loads(text)
+    names = [(c["name"], c["type"]) for c in doc["meta"]]
+    rows = []
+    for r in doc["data"]:
+        row = []
+        for (n, t), v in zip(names, r):
+            if t == "DateTime" and isinstance(v, str):
+                v = v.replace(" ", "T") + "Z"
+            row.append((n, v))
+        rows.append(row)
+    return rows
+
+
+def check_questions(q, failures):
+    """Every analyst question of README.md against expected_questions.json
+    (as TestAnalystQuestions does on 18.16): columns in order, and rows."""
+    expected = json.loads(read(os.path.join(HERE, "expected_questions.json")),
+                          object_pairs_hook=lambda pairs: pairs)
+    expected = {k: [list(r) for r in v] for k, v in expected}
+    qs = questions()
+    if len(qs) < 10:
+        failures.append(f"README.md has {len(qs)} analyst questions, want at least 10")
+    if sorted(expected) != sorted(str(n) for n, _, _ in qs):
+        failures.append(f"expected_questions.json answers {sorted(expected)}, README.md asks {len(qs)} questions")
+    for n, title, sql in qs:
+        try:
+            got = json_rows(q(sql, "JSONCompact"))
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"question {n} ({title}): {e}")
+            continue
+        want = expected.get(str(n))
+        if got != want:
+            failures.append(f"question {n} ({title}):\n  got  {got}\n  want {want}")
+        else:
+            print(f"ok  question {n}: {len(got)} rows")
+
+
 def main():
     try:
         import chdb
@@ -177,6 +244,7 @@ def main():
         print(f"chdb {chdb.__version__}, ClickHouse {version}")
         q("CREATE DATABASE IF NOT EXISTS idlink_sqlcheck")
         q("USE idlink_sqlcheck")
+        q("SET output_format_json_quote_64bit_integers = 0")  # numbers as Go's JSON writes them
 
         ms = migrations()
         for attempt in (1, 2):  # idempotent: applying twice must work
@@ -225,13 +293,14 @@ def main():
         compare(q, {n: rs[n] for n in expected}, expected, " (fixture_services.sql)", failures)
 
         # Then residence-permit events and conflicts: every fast path against
-        # its plain query.
+        # its plain query, and the analyst questions of README.md.
         for i, st in enumerate(split_statements(read(os.path.join(HERE, "fixture_views.sql"))), 1):
             try:
                 q(st)
             except Exception as e:  # noqa: BLE001
                 failures.append(f"fixture_views.sql statement {i}: {e}")
         check_oracles(q, rs, failures)
+        check_questions(q, failures)
     finally:
         sess.close()
 

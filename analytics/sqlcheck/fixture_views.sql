@@ -1,6 +1,8 @@
 -- Loaded after fixture.sql, fixture_channels.sql and fixture_services.sql by
--- check.py (current ClickHouse) and TestOracles (18.16): residence-permit
--- events and conflicts, for documents_now's status and conflicts_now.
+-- check.py (current ClickHouse), TestOracles and TestAnalystQuestions
+-- (18.16): residence-permit events and conflicts, for documents_now's status,
+-- conflicts_now and the analyst questions of analytics/README.md
+-- (expected_questions.json, worked out from the comments of every fixture).
 --
 -- Status: rpA is issued (e50) and then revoked (e51): revoked. rpB is revoked
 -- (e52) and issued again later (e53, inserted first): active. rpQ is issued
