@@ -492,3 +492,122 @@ func checkScreenshot(t *testing.T, path, logs string) {
 		t.Errorf("screenshot is %dx%d, want 1400x1800", cfg.Width, cfg.Height)
 	}
 }
+
+// TestDashboardTimeChartInChromium: the time chart buckets sparse days by
+// week or month, follows ?bucket=, and shows only the days between ?from=
+// and ?to=; its table lists the bucketed rows.
+func TestDashboardTimeChartInChromium(t *testing.T) {
+	bin := chromiumBin(t)
+	over := func(day, docType, channel string, events uint64) analytics.Row {
+		return row("activations-over-time", day, docType, channel, events)
+	}
+	src := &fakeSource{rows: map[string][]analytics.Row{"activations-over-time": {
+		over("2025-01-06", "residence_permit", "online", 2), // a Monday
+		over("2025-01-08", "passport", "offline", 1),
+		over("2025-01-08", "residence_permit", "online", 3),
+		over("2025-01-15", "residence_permit", "online", 4),
+		over("2025-01-29", "residence_permit", "offline", 5),
+		over("2025-02-03", "residence_permit", "online", 1),
+		over("2025-03-20", "hkid", "online", 2),
+		over("2025-06-05", "residence_permit", "online", 7),
+	}}}
+	srv := httptest.NewServer(dashboard.Handler(src, nil, nil))
+	defer srv.Close()
+	tests := []struct {
+		name, query      string
+		bucket, from, to string
+		rows             [][]string
+	}{
+		// 8 of 151 days, 6 of 22 weeks hold activations; 4 of 6 months do.
+		{"months when days and weeks are sparse", "", "month", "", "", [][]string{
+			{"2025-01", "passport", "offline", "1"},
+			{"2025-01", "residence_permit", "offline", "5"},
+			{"2025-01", "residence_permit", "online", "9"},
+			{"2025-02", "residence_permit", "online", "1"},
+			{"2025-03", "hkid", "online", "2"},
+			{"2025-06", "residence_permit", "online", "7"},
+		}},
+		// Up to 2025-02-03: 5 of 29 days, 4 of 5 weeks (from Monday).
+		{"weeks when days are sparse", "?to=2025-02-03", "week", "", "2025-02-03", [][]string{
+			{"2025-01-06", "passport", "offline", "1"},
+			{"2025-01-06", "residence_permit", "online", "5"},
+			{"2025-01-13", "residence_permit", "online", "4"},
+			{"2025-01-27", "residence_permit", "offline", "5"},
+			{"2025-02-03", "residence_permit", "online", "1"},
+		}},
+		// 2 of 3 days.
+		{"days when they are dense", "?from=2025-01-06&to=2025-01-08", "day", "2025-01-06", "2025-01-08", [][]string{
+			{"2025-01-06", "residence_permit", "online", "2"},
+			{"2025-01-08", "passport", "offline", "1"},
+			{"2025-01-08", "residence_permit", "online", "3"},
+		}},
+		{"days asked for", "?bucket=day&to=2025-01-15", "day", "", "2025-01-15", [][]string{
+			{"2025-01-06", "residence_permit", "online", "2"},
+			{"2025-01-08", "passport", "offline", "1"},
+			{"2025-01-08", "residence_permit", "online", "3"},
+			{"2025-01-15", "residence_permit", "online", "4"},
+		}},
+		{"no activations between the dates", "?from=2025-07-01", "day", "2025-07-01", "", nil},
+		{"a bad date is ignored", "?from=2025-13-01&bucket=year", "month", "", "", [][]string{
+			{"2025-01", "passport", "offline", "1"},
+			{"2025-01", "residence_permit", "offline", "5"},
+			{"2025-01", "residence_permit", "online", "9"},
+			{"2025-02", "residence_permit", "online", "1"},
+			{"2025-03", "hkid", "online", "2"},
+			{"2025-06", "residence_permit", "online", "7"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			dom, logs := runChromium(ctx, t, bin, filepath.Join(t.TempDir(), "profile"), "--virtual-time-budget=5000", "--dump-dom", srv.URL+"/"+tt.query)
+			var section string
+			for _, m := range sectionRE.FindAllStringSubmatch(dom, -1) {
+				if attrs(m[1])["id"] == "activations-over-time" {
+					section = m[0]
+				}
+			}
+			if section == "" {
+				t.Fatalf("no time chart in the DOM; chromium log:\n%s", logs)
+			}
+			a := attrs(section[:strings.Index(section, ">")])
+			if a["data-ready"] != "true" || a["data-bucket"] != tt.bucket || a["data-from"] != tt.from || a["data-to"] != tt.to {
+				t.Errorf("time chart: data-ready=%q data-bucket=%q data-from=%q data-to=%q, want true %q %q %q",
+					a["data-ready"], a["data-bucket"], a["data-from"], a["data-to"], tt.bucket, tt.from, tt.to)
+			}
+			if a["data-points"] != strconv.Itoa(len(tt.rows)) {
+				t.Errorf("data-points=%q, want %d", a["data-points"], len(tt.rows))
+			}
+			head := regexp.MustCompile(`(?s)<thead>.*?<th[^>]*>(.*?)</th>`).FindStringSubmatch(section)
+			if head == nil || head[1] != tt.bucket {
+				t.Errorf("the table's first column is %v, want %q", head, tt.bucket)
+			}
+			var got [][]string
+			for _, tr := range trRE.FindAllStringSubmatch(tbodyRE.FindStringSubmatch(section)[1], -1) {
+				var cells []string
+				for _, td := range tdRE.FindAllStringSubmatch(tr[2], -1) {
+					cells = append(cells, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(td[1], ""))))
+				}
+				if len(cells) > 1 {
+					got = append(got, cells)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.rows) {
+				t.Errorf("time chart table:\n got  %v\n want %v", got, tt.rows)
+			}
+			empty := regexp.MustCompile(`<p class="empty"( hidden="")?>([^<]*)</p>`).FindStringSubmatch(section)
+			if empty == nil || (empty[1] == "") != (len(tt.rows) == 0) {
+				t.Errorf("empty note %v, want it shown exactly when no rows are", empty)
+			}
+			if len(tt.rows) == 0 && !strings.Contains(empty[2], "between these dates") {
+				t.Errorf("empty note %q, want it to say the dates hold no activations", empty[2])
+			}
+			for _, line := range strings.Split(logs, "\n") {
+				if strings.Contains(line, ":CONSOLE") {
+					t.Errorf("browser console: %s", line)
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,13 @@
 //   data-ready="true", data-points="N" (rows drawn: one point or bar each),
 //   data-updated="<ISO time>"; a failed fetch sets data-error and keeps the
 //   last data. The table under the chart holds the same rows.
+//
+// The time chart (activations-over-time) shows the days between its From
+// and To dates (the URL's ?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional) in
+// buckets of a day, a week (from Monday) or a month: ?bucket=day|week|month,
+// or, by default, the finest of those in which at least half the buckets
+// between the first and the last activation shown hold activations. Its
+// section carries data-bucket, data-from and data-to as applied.
 'use strict';
 
 (() => {
@@ -45,18 +52,135 @@
   const uniq = (xs) => [...new Set(xs)];
   const sum = (xs) => xs.reduce((a, b) => a + Number(b || 0), 0);
 
-  // Days from first to last (YYYY-MM-DD, UTC), or just the given days when
-  // the range is too long to draw day by day.
-  function dayRange(days) {
-    if (days.length === 0) return [];
-    const sorted = [...days].sort();
-    const first = Date.parse(sorted[0] + 'T00:00:00Z');
-    const last = Date.parse(sorted[sorted.length - 1] + 'T00:00:00Z');
-    const n = Math.round((last - first) / 86400000) + 1;
-    if (!Number.isFinite(n) || n > 1100) return sorted;
+  // Dates are 'YYYY-MM-DD' strings (the report's local dates); a bucket is
+  // named by its first day: the day itself, the Monday of its week, or the
+  // first of its month.
+  const DAY_MS = 86400000;
+  const MAX_BUCKETS = 1100; // at most this many points in the time chart
+  const isDate = (v) => /^\d{4}-\d{2}-\d{2}$/.test(v || '') && !Number.isNaN(Date.parse(v + 'T00:00:00Z'));
+  const dayNumber = (d) => Math.round(Date.parse(d + 'T00:00:00Z') / DAY_MS);
+  const dateOf = (n) => new Date(n * DAY_MS).toISOString().slice(0, 10);
+  const BUCKETS = {
+    day: { start: (d) => d, next: (b) => dateOf(dayNumber(b) + 1), label: (b) => b },
+    week: {
+      start: (d) => { const n = dayNumber(d); return dateOf(n - ((new Date(n * DAY_MS).getUTCDay() + 6) % 7)); },
+      next: (b) => dateOf(dayNumber(b) + 7),
+      label: (b) => b,
+    },
+    month: {
+      start: (d) => d.slice(0, 7) + '-01',
+      next: (b) => {
+        const y = Number(b.slice(0, 4)), m = Number(b.slice(5, 7));
+        return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+      },
+      label: (b) => b.slice(0, 7),
+    },
+  };
+
+  // bucketsFrom lists the buckets of unit from the one holding first to the
+  // one holding last, or null when there are more than MAX_BUCKETS.
+  function bucketsFrom(first, last, unit) {
+    const u = BUCKETS[unit];
     const out = [];
-    for (let i = 0; i < n; i++) out.push(new Date(first + i * 86400000).toISOString().slice(0, 10));
+    for (let b = u.start(first); b <= last; b = u.next(b)) {
+      if (out.length === MAX_BUCKETS) return null;
+      out.push(b);
+    }
     return out;
+  }
+
+  // autoBucket is the finest unit in which at least half the buckets from
+  // the first to the last of days (sorted, distinct) hold one of them; month
+  // when neither day nor week does.
+  function autoBucket(days) {
+    if (days.length === 0) return 'day';
+    for (const unit of ['day', 'week']) {
+      const all = bucketsFrom(days[0], days[days.length - 1], unit);
+      if (all && new Set(days.map(BUCKETS[unit].start)).size * 2 >= all.length) return unit;
+    }
+    return 'month';
+  }
+
+  // The time chart's filter: from the URL at load, then from its controls.
+  const timeFilter = (() => {
+    const q = new URLSearchParams(window.location.search);
+    const bucket = q.get('bucket');
+    return {
+      from: isDate(q.get('from')) ? q.get('from') : '',
+      to: isDate(q.get('to')) ? q.get('to') : '',
+      bucket: BUCKETS[bucket] ? bucket : 'auto',
+    };
+  })();
+
+  // syncTimeControls shows the filter in the time chart's controls, bounded
+  // by the first and last day of the report's rows.
+  function syncTimeControls(all, b) {
+    const days = uniq(all.map((r) => r.day)).sort();
+    const from = document.getElementById('time-from');
+    const to = document.getElementById('time-to');
+    for (const input of [from, to]) {
+      input.min = days[0] || '';
+      input.max = days[days.length - 1] || '';
+    }
+    from.value = timeFilter.from;
+    to.value = timeFilter.to;
+    document.getElementById('time-bucket').value = timeFilter.bucket;
+    const note = document.getElementById('time-bucket-note');
+    note.textContent = timeFilter.bucket === 'auto' ? `by ${b.unit}` : '';
+  }
+
+  // watchTimeControls applies a change of the time chart's controls at
+  // once (to the rows last fetched) and keeps it in the page's URL.
+  function watchTimeControls(panel) {
+    const apply = () => {
+      const from = document.getElementById('time-from').value;
+      const to = document.getElementById('time-to').value;
+      const bucket = document.getElementById('time-bucket').value;
+      timeFilter.from = isDate(from) ? from : '';
+      timeFilter.to = isDate(to) ? to : '';
+      timeFilter.bucket = BUCKETS[bucket] ? bucket : 'auto';
+      const q = new URLSearchParams();
+      if (timeFilter.from) q.set('from', timeFilter.from);
+      if (timeFilter.to) q.set('to', timeFilter.to);
+      if (timeFilter.bucket !== 'auto') q.set('bucket', timeFilter.bucket);
+      const search = q.toString();
+      window.history.replaceState(null, '', search ? '?' + search : window.location.pathname);
+      if (panel.last) show(document.getElementById(panel.id), panel, panel.last);
+    };
+    for (const id of ['time-from', 'time-to', 'time-bucket']) document.getElementById(id).addEventListener('change', apply);
+    document.getElementById('time-all').addEventListener('click', () => {
+      document.getElementById('time-from').value = '';
+      document.getElementById('time-to').value = '';
+      apply();
+    });
+  }
+
+  // bucketed filters the activations-over-time rows to the filter's dates
+  // and sums them per bucket, document type and channel. It returns the
+  // rows (bucket, doc_type, channel, events), the unit and every bucket of
+  // the range shown (the chart's x axis).
+  function bucketed(rows, filter) {
+    const kept = rows.filter((r) => (!filter.from || r.day >= filter.from) && (!filter.to || r.day <= filter.to));
+    const days = uniq(kept.map((r) => r.day)).sort();
+    let unit = filter.bucket === 'auto' ? autoBucket(days) : filter.bucket;
+    let axis = days.length ? bucketsFrom(days[0], days[days.length - 1], unit) : [];
+    while (axis === null) { // too many buckets to draw: a coarser unit
+      unit = unit === 'day' ? 'week' : 'month';
+      axis = bucketsFrom(days[0], days[days.length - 1], unit) || uniq(days.map(BUCKETS.month.start));
+    }
+    const sums = new Map();
+    for (const r of kept) {
+      const b = BUCKETS[unit].start(r.day);
+      const k = [b, r.doc_type, r.channel].join('\u0000');
+      sums.set(k, (sums.get(k) || 0) + Number(r.events));
+    }
+    const out = [...sums.entries()].map(([k, events]) => {
+      const [b, doc_type, channel] = k.split('\u0000');
+      return { bucket: BUCKETS[unit].label(b), start: b, doc_type, channel, events };
+    }).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)
+      || (a.doc_type < b.doc_type ? -1 : a.doc_type > b.doc_type ? 1 : 0)
+      || (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    return { rows: out, unit, axis: axis.map((b) => BUCKETS[unit].label(b)) };
   }
 
   const baseOptions = (extra) => Object.assign({
@@ -75,9 +199,24 @@
     {
       id: 'activations-over-time',
       report: 'activations-over-time',
+      // prepare turns the report's rows into the rows drawn and listed, in
+      // the filter's buckets.
+      prepare(all, section) {
+        const b = bucketed(all, timeFilter);
+        section.dataset.bucket = b.unit;
+        section.dataset.from = timeFilter.from;
+        section.dataset.to = timeFilter.to;
+        this.axis = b.axis;
+        section.querySelector('caption').textContent = `Activations per ${b.unit}, document type and channel`;
+        this.columns = [b.unit, 'doc_type', 'channel', 'events'];
+        this.keys = ['bucket', 'doc_type', 'channel', 'events'];
+        syncTimeControls(all, b);
+        return b.rows;
+      },
       columns: ['day', 'doc_type', 'channel', 'events'],
+      emptyText: (all) => (all.length ? 'No activations between these dates.' : 'No activations yet.'),
       chart(rows) {
-        const labels = dayRange(uniq(rows.map((r) => r.day)));
+        const labels = this.axis || [];
         const index = new Map(labels.map((d, i) => [d, i]));
         const keys = uniq(rows.map((r) => r.doc_type + '\u0000' + r.channel)).sort((a, b) => {
           const [ta, ca] = a.split('\u0000'), [tb, cb] = b.split('\u0000');
@@ -87,7 +226,7 @@
           const [type, channel] = k.split('\u0000');
           const data = labels.map(() => 0);
           for (const r of rows) {
-            if (r.doc_type === type && r.channel === channel) data[index.get(r.day)] += Number(r.events);
+            if (r.doc_type === type && r.channel === channel) data[index.get(r.bucket)] += Number(r.events);
           }
           const color = docColor(type, i);
           return {
@@ -97,12 +236,16 @@
             borderWidth: labels.length > 60 ? 1.5 : 2, pointRadius: labels.length > 60 ? 0 : 3, tension: 0,
           };
         });
+        const unit = this.columns[0];
         return {
           type: 'line',
           data: { labels, datasets },
           height: datasets.length > 6 ? 420 : 0, // room for a long legend
           options: baseOptions({
-            scales: { x: { title: { display: true, text: 'day' }, ticks: { maxTicksLimit: 16 } }, y: countAxis('activations') },
+            scales: {
+              x: { title: { display: true, text: unit === 'day' ? 'day' : unit === 'week' ? 'week (from Monday)' : 'month' }, ticks: { maxTicksLimit: 16 } },
+              y: countAxis('activations'),
+            },
             // A short line per series in the legend, dashed for offline.
             plugins: {
               legend: {
@@ -330,6 +473,7 @@
 
   function fillTable(section, panel, rows) {
     const table = section.querySelector('table');
+    const keys = panel.keys || panel.columns; // the row field of each column
     const isNum = (c) => ['events', 'persons', 'doc_types', 'passed', 'rejected', 'acceptance_rate'].includes(c);
     const format = (c, v) => (c === 'acceptance_rate' ? pct.format(Number(v)) : num.format(Number(v)));
     const head = document.createElement('tr');
@@ -347,10 +491,10 @@
         tr.className = 'highlight';
         tr.dataset.highlight = 'true';
       }
-      for (const c of panel.columns) {
+      panel.columns.forEach((c, i) => {
         const td = document.createElement('td');
         td.dataset.column = c;
-        const v = r[c];
+        const v = r[keys[i]];
         if (isNum(c)) {
           td.className = 'num';
           td.dataset.value = String(v);
@@ -359,7 +503,7 @@
           td.textContent = v === '' || v == null ? '—' : String(v);
         }
         tr.append(td);
-      }
+      });
       return tr;
     });
     if (body.length === 0) {
@@ -407,16 +551,24 @@
     section.dataset.error = message;
   }
 
+  // show draws a panel's chart and table from the report's rows.
+  function show(section, panel, all) {
+    const rows = panel.prepare ? panel.prepare(all, section) : panel.filter ? all.filter(panel.filter) : all;
+    draw(section, panel, rows);
+    fillTable(section, panel, rows);
+    if (panel.after) panel.after(section, rows);
+    const empty = section.querySelector('.empty');
+    if (panel.emptyText) empty.textContent = panel.emptyText(all, rows);
+    section.dataset.points = String(rows.length);
+  }
+
   async function updatePanel(panel) {
     const section = document.getElementById(panel.id);
     try {
       const all = await fetchReport(panel.report);
-      const rows = panel.filter ? all.filter(panel.filter) : all;
-      draw(section, panel, rows);
-      fillTable(section, panel, rows);
-      if (panel.after) panel.after(section, rows);
+      panel.last = all;
+      show(section, panel, all);
       setError(section, '');
-      section.dataset.points = String(rows.length);
       section.dataset.updated = new Date().toISOString();
       section.dataset.ready = 'true';
       return null;
@@ -456,6 +608,7 @@
     Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
     Chart.defaults.font.size = 13;
     Chart.defaults.color = '#1c2430';
+    watchTimeControls(panels.find((p) => p.id === 'activations-over-time'));
     refresh();
   }
 
