@@ -100,6 +100,7 @@ func connect(ctx context.Context, cfg *pipeline.Config, l login, database string
 		MaxIdleConns:     4,
 		ConnMaxLifetime:  time.Hour,
 		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionNone},
+		TLS:              cfg.ClickHouseTLS.Config,
 		ClientInfo:       clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "idlink", Version: "1"}}},
 		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 	})
@@ -117,6 +118,9 @@ func connect(ctx context.Context, cfg *pipeline.Config, l login, database string
 			}
 			return nil, fmt.Errorf("ClickHouse at CLICKHOUSE_ADDR=%s refused the connection as %s=%s: %w (check %s and %s)",
 				cfg.ClickHouseAddr, l.userVar, l.user, err, l.userVar, l.passwordVar)
+		}
+		if terr := pipeline.TLSError(err, "ClickHouse at CLICKHOUSE_ADDR="+cfg.ClickHouseAddr, "CLICKHOUSE_TLS"); terr != err {
+			return nil, fmt.Errorf("%w: %w", ErrClickHouseUnreachable, terr)
 		}
 		return nil, Unreachable(cfg.ClickHouseAddr, err)
 	}

@@ -8,6 +8,10 @@
 #     idlink.env                 settings and credentials for idlink (CONTRACT.md section 5)
 #     credentials                the stack's passwords (mode 600), generated once
 #     ports                      the stack's ports (see below)
+#     plaintext                  present: plaintext listeners too (IDLINK_STACK_PLAINTEXT)
+#     idlink-plaintext.env       idlink.env for those listeners (only while they are on)
+#     tls/{ca,server,http,idlink,agency-<agency>}.{crt,key}, server.pem
+#                                the stack's CA and certificates (see tls_setup)
 #     kafka/{server.properties,admin.properties,admin-controller.properties,
 #            security.stamp,kafka.log,kafka.pid,data/}
 #     redis/{redis.conf,redis.log,redis.pid,appendonly...,dump.rdb}
@@ -33,12 +37,21 @@ CACHE_DIR=$(abs_path "${CACHE_DIR:-.cache}")
 
 # Ports: CONTRACT.md section 5 defaults. The environment may override them to
 # run a second, independent stack next to the first (with its own STACK_DIR), e.g.
-#   STACK_DIR=/tmp/idl2 KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379 \
-#     CLICKHOUSE_TCP_PORT=19000 CLICKHOUSE_HTTP_PORT=18123 bash compose/up.sh
+#   STACK_DIR=/tmp/idl2 KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 KAFKA_MTLS_PORT=19094 \
+#     KAFKA_PLAINTEXT_PORT=19095 REDIS_PORT=16379 REDIS_PLAINTEXT_PORT=16380 \
+#     CLICKHOUSE_TCP_PORT=19000 CLICKHOUSE_HTTP_PORT=18123 CLICKHOUSE_PLAINTEXT_TCP_PORT=19001 \
+#     bash compose/up.sh
+# On a secured stack the first ports are TLS: Kafka SASL_SSL (KAFKA_PORT),
+# its controller (SASL_SSL) and mutual TLS (KAFKA_MTLS_PORT, SSL with client
+# certificates), Redis (tls-port), ClickHouse's secure native port
+# (CLICKHOUSE_TCP_PORT) and HTTPS (CLICKHOUSE_HTTP_PORT). The *_PLAINTEXT_*
+# ports are listened on only while plaintext listeners are on (see
+# set_plaintext).
 # up.sh records them in $STACK_DIR/ports, so down/restart/reset of that stack
 # need only its STACK_DIR. Its idlink.env names its ports: point idlink at it
 # with IDLINK_ENV_FILE=$STACK_DIR/idlink.env.
-PORT_VARS=(KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_HTTP_PORT)
+PORT_VARS=(KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_MTLS_PORT KAFKA_PLAINTEXT_PORT REDIS_PORT REDIS_PLAINTEXT_PORT
+  CLICKHOUSE_TCP_PORT CLICKHOUSE_HTTP_PORT CLICKHOUSE_PLAINTEXT_TCP_PORT)
 load_ports() {
   local v line
   if [ -f "$STACK_DIR/ports" ]; then
@@ -50,9 +63,13 @@ load_ports() {
   fi
   KAFKA_PORT=${KAFKA_PORT:-9092}
   KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+  KAFKA_MTLS_PORT=${KAFKA_MTLS_PORT:-9094}
+  KAFKA_PLAINTEXT_PORT=${KAFKA_PLAINTEXT_PORT:-9095}
   REDIS_PORT=${REDIS_PORT:-6379}
+  REDIS_PLAINTEXT_PORT=${REDIS_PLAINTEXT_PORT:-6380}
   CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
   CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+  CLICKHOUSE_PLAINTEXT_TCP_PORT=${CLICKHOUSE_PLAINTEXT_TCP_PORT:-9001}
   for v in "${PORT_VARS[@]}"; do
     case ${!v} in '' | *[!0-9]*) die "$v must be a port number, got '${!v}'" ;; esac
   done
@@ -72,11 +89,59 @@ KAFKA_LIBS=$CACHE_DIR/kafka/$KAFKA_VERSION/libs
 KAFKA_DIR=$STACK_DIR/kafka
 REDIS_DIR=$STACK_DIR/redis
 CH_DIR=$STACK_DIR/clickhouse
+TLS_DIR=$STACK_DIR/tls
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 
 load_ports
+
+# Plaintext listeners (secured stacks): off unless asked for. up.sh applies
+# IDLINK_STACK_PLAINTEXT (1: on, 0: off; unset: as before) and records it in
+# $STACK_DIR/plaintext, so restarts and later runs keep it. While on, Kafka
+# also listens SASL_PLAINTEXT on KAFKA_PLAINTEXT_PORT, Redis plaintext on
+# REDIS_PLAINTEXT_PORT, ClickHouse's plain native port on
+# CLICKHOUSE_PLAINTEXT_TCP_PORT, and idlink-plaintext.env points idlink at
+# them (same users and passwords), e.g. to compare speeds:
+#   IDLINK_ENV_FILE=.stack/idlink-plaintext.env bin/idlink ...
+PLAINTEXT=
+[ ! -f "$STACK_DIR/plaintext" ] || PLAINTEXT=1
+set_plaintext() {
+  case ${IDLINK_STACK_PLAINTEXT:-} in
+    '') ;;
+    1) PLAINTEXT=1 && mkdir -p "$STACK_DIR" && touch "$STACK_DIR/plaintext" ;;
+    0) PLAINTEXT= && rm -f "$STACK_DIR/plaintext" ;;
+    *) die "IDLINK_STACK_PLAINTEXT must be 1 (plaintext listeners too) or 0 (TLS only), got '$IDLINK_STACK_PLAINTEXT'" ;;
+  esac
+}
+
+# put_config FILE: write stdin to FILE (mode 600) unless FILE holds exactly
+# that already (ClickHouse reloads a configuration file that is written).
+put_config() {
+  local f=$1
+  (umask 077 && cat >"$f.new")
+  if [ -f "$f" ] && cmp -s "$f.new" "$f"; then
+    rm -f "$f.new"
+  else
+    mv -f "$f.new" "$f"
+  fi
+}
+
+# Each *_start records the SHA-256 of the configuration it started its
+# service with (started.sha256 beside the pidfile). A service found running
+# with another one, or with none recorded (started by an older up.sh), is
+# restarted by *_start: that is how `make up` moves an older stack to TLS,
+# turns plaintext listeners on or off and loads a renewed certificate.
+config_hash() {
+  case $1 in
+    kafka) cat "$KAFKA_DIR/server.properties" ;;
+    redis) cat "$REDIS_DIR/redis.conf" ;;
+    clickhouse) cat "$CH_DIR/config.xml" "$CH_DIR/users.xml" ;;
+  esac | sha256sum | cut -d' ' -f1
+}
+started_file() { echo "$(dirname "$(pidfile_of "$1")")/started.sha256"; }
+mark_started() { config_hash "$1" >"$(started_file "$1")"; }
+config_current() { [ -f "$(started_file "$1")" ] && [ "$(cat "$(started_file "$1")")" = "$(config_hash "$1")" ]; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -161,6 +226,79 @@ load_credentials() {
   SECURE=1
 }
 
+# --------------------------------------------------------------------- tls --
+
+# TLS (secured stacks): a private CA and certificates made once per stack
+# with openssl in $TLS_DIR (mode 700; kept by down, deleted by reset):
+#   ca.crt, ca.key          the stack's CA (10 years); every *_TLS_CA_FILE
+#   server.crt, server.key  Kafka's, Redis's and ClickHouse's certificate for
+#                           127.0.0.1, ::1 and localhost (serverAuth);
+#                           server.pem holds both, for Kafka's PEM key store
+#   http.crt, http.key      `idlink serve`'s (IDLINK_TLS_CERT_FILE/KEY_FILE)
+#   idlink.crt, idlink.key  idlink's client certificate (CN=idlink,
+#                           clientAuth): Redis requires one (REDIS_TLS_*)
+#   agency-<agency>.crt/.key  each agency's client certificate
+#                           (CN=agency-<agency>) for Kafka's mutual-TLS
+#                           listener, where it is the Kafka user
+#                           agency-<agency>, with that user's ACLs
+# Keys are EC P-256. The other certificates last 397 days and are made again
+# when fewer than 30 remain (each service's configuration names its
+# certificate's fingerprint, so up.sh then restarts it); a new CA (ca.key
+# lost) makes all of them again.
+TLS_LEAF_DAYS=397
+
+TLS_READY=
+tls_setup() {
+  load_credentials
+  [ -n "$SECURE" ] && [ -z "$TLS_READY" ] || return 0
+  TLS_READY=1
+  local a
+  (
+    umask 077
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    cd "$TLS_DIR"
+    if [ ! -s ca.crt ] || [ ! -s ca.key ]; then
+      log "tls: making the stack's CA ($TLS_DIR/ca.crt)"
+      rm -f ./*.crt ./*.key ./*.pem
+      openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+        -keyout ca.key -out ca.crt -days 3650 -subj "/O=idlink/CN=idlink local stack CA $(date -u +%Y%m%dT%H%M%SZ)" \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        >"$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; die "tls: making the CA failed"; }
+    fi
+    local san="subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"
+    tls_leaf server serverAuth "/O=idlink/CN=localhost" "$san"
+    tls_leaf http serverAuth "/O=idlink/CN=localhost" "$san"
+    tls_leaf idlink clientAuth "/CN=idlink" ""
+    for a in "${AGENCIES[@]}"; do tls_leaf "agency-$a" clientAuth "/CN=agency-$a" ""; done
+    cat server.key server.crt >server.pem.new && mv -f server.pem.new server.pem
+  )
+}
+
+# tls_leaf NAME USAGE SUBJECT [SAN]: NAME.key and NAME.crt signed by the CA,
+# for USAGE (serverAuth or clientAuth), unless a valid one is there. In $TLS_DIR.
+tls_leaf() {
+  local name=$1 usage=$2 subject=$3 san=$4 ext
+  if [ -s "$name.key" ] && [ -s "$name.crt" ] && openssl x509 -checkend $((30 * 86400)) -noout -in "$name.crt" >/dev/null 2>&1 &&
+    openssl verify -CAfile ca.crt "$name.crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "tls: making $TLS_DIR/$name.crt ($usage, $subject)"
+  ext="basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=$usage"
+  [ -z "$san" ] || ext+=$'\n'"$san"
+  if ! { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$name.key" -subj "$subject" 2>>openssl.log |
+    openssl x509 -req -sha256 -CA ca.crt -CAkey ca.key -set_serial "0x$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" \
+      -days "$TLS_LEAF_DAYS" -extfile <(printf '%s\n' "$ext") -out "$name.crt" 2>>openssl.log; }; then
+    cat openssl.log >&2
+    die "tls: making $name.crt failed"
+  fi
+}
+
+# tls_fingerprint NAME: the SHA-256 fingerprint of $TLS_DIR/NAME.crt.
+tls_fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$TLS_DIR/$1.crt" | cut -d= -f2; }
+
 # ---------------------------------------------------------------- processes --
 
 # pidfile_of NAME: its pidfile. pid_of NAME: pid from NAME's pidfile if that process is alive (else fails).
@@ -241,6 +379,7 @@ install_prereqs() {
   command -v mvn >/dev/null || need+=(maven)
   command -v curl >/dev/null || need+=(curl)
   command -v pgrep >/dev/null || need+=(procps)
+  command -v openssl >/dev/null || need+=(openssl)
   apt_install "${need[@]}"
   stop_system_services
 }
@@ -302,14 +441,20 @@ kafka_tool() {
     -cp "$KAFKA_LIBS/*" "$@"
 }
 
-# Kafka security (secured stacks): clients use SASL_PLAINTEXT with
-# SCRAM-SHA-512 on $KAFKA_PORT; StandardAuthorizer with ACLs, and no access
-# without one. "admin" is the super user: the broker's own (inter-broker and
-# controller) user and the one up.sh's tools run as. The controller listener
-# uses SASL/PLAIN with admin only (KRaft controller listeners cannot use
-# SCRAM; an unauthenticated one would need ANONYMOUS as a super user, so
-# anything on loopback could act as the broker). Users, with the ACLs
-# kafka_secure grants:
+# Kafka security (secured stacks): clients use SASL_SSL with SCRAM-SHA-512
+# on $KAFKA_PORT (TLS with the server certificate of tls_setup; the SASL
+# user is the identity); StandardAuthorizer with ACLs, and no access without
+# one. On $KAFKA_MTLS_PORT, an SSL listener requires a client certificate
+# from the stack's CA and takes its subject's CN as the user
+# (ssl.principal.mapping.rules: CN=agency-mps is User:agency-mps), so an
+# agency authenticated by its certificate has its SASL user's ACLs. With
+# plaintext listeners on (set_plaintext), SASL_PLAINTEXT on
+# $KAFKA_PLAINTEXT_PORT as well. "admin" is the super user: the broker's
+# own (inter-broker and controller) user and the one up.sh's tools run as.
+# The controller listener uses SASL/PLAIN over TLS with admin only (KRaft
+# controller listeners cannot use SCRAM; an unauthenticated one would need
+# ANONYMOUS as a super user, so anything on loopback could act as the
+# broker). Users, with the ACLs kafka_secure grants:
 #   idlink           idlink's service user (KAFKA_SASL_USERNAME): every
 #                    operation on every topic and group, so that it can create
 #                    its topics under any IDLINK_TOPIC_PREFIX (tests use random
@@ -324,21 +469,26 @@ kafka_tool() {
 # (agency and consumer ACLs cover the demo's names too: KAFKA_ACL_NAMESPACES).
 kafka_configure() {
   load_credentials
+  tls_setup
   mkdir -p "$KAFKA_DIR/data"
-  local listener=PLAINTEXT
-  [ -z "$SECURE" ] || listener=SASL_PLAINTEXT
-  (
-    umask 077
-    cat >"$KAFKA_DIR/server.properties" <<EOF
+  local listeners
+  if [ -z "$SECURE" ]; then
+    listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+  else
+    listeners=SASL_SSL://$HOST:$KAFKA_PORT,SSL://$HOST:$KAFKA_MTLS_PORT
+    [ -z "$PLAINTEXT" ] || listeners+=,SASL_PLAINTEXT://$HOST:$KAFKA_PLAINTEXT_PORT
+  fi
+  put_config "$KAFKA_DIR/server.properties" < <(
+    cat <<EOF
 # Generated by compose/up.sh; edits are overwritten.
 # Single-node KRaft (combined broker + controller) for local development.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=$listener://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=$listener://$HOST:$KAFKA_PORT
+listeners=$listeners,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=$listener
+inter.broker.listener.name=${listeners%%:*}
 log.dirs=$KAFKA_DIR/data
 num.partitions=6
 default.replication.factor=1
@@ -353,14 +503,14 @@ auto.create.topics.enable=false
 delete.topic.enable=true
 EOF
     if [ -z "$SECURE" ]; then
-      echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" >>"$KAFKA_DIR/server.properties"
-      rm -f "$KAFKA_DIR/admin.properties" "$KAFKA_DIR/admin-controller.properties"
+      echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
     else
-      cat >>"$KAFKA_DIR/server.properties" <<EOF
-# Access control (see compose/lib.sh). Holds the admin password: mode 600.
-listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+      cat <<EOF
+# Access control and TLS (see compose/lib.sh). Holds the admin password: mode 600.
+listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
 sasl.mechanism.controller.protocol=PLAIN
 listener.name.controller.sasl.enabled.mechanisms=PLAIN
@@ -368,21 +518,38 @@ listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin
 allow.everyone.if.no.acl.found=false
-EOF
-      # Client settings for up.sh's own tools, as admin: via the broker
-      # listener (SCRAM) and via the controller listener (PLAIN).
-      cat >"$KAFKA_DIR/admin.properties" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
-EOF
-      cat >"$KAFKA_DIR/admin-controller.properties" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=PLAIN
-sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+# server certificate $(tls_fingerprint server)
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/server.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+ssl.enabled.protocols=TLSv1.3,TLSv1.2
+ssl.client.auth=none
+listener.name.ssl.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([a-z0-9-]+)$/\$1/,DEFAULT
 EOF
     fi
   )
+  if [ -z "$SECURE" ]; then
+    rm -f "$KAFKA_DIR/admin.properties" "$KAFKA_DIR/admin-controller.properties"
+  else
+    # Client settings for up.sh's own tools, as admin: via the broker
+    # listener (SCRAM) and via the controller listener (PLAIN), both TLS.
+    put_config "$KAFKA_DIR/admin.properties" <<EOF
+security.protocol=SASL_SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+EOF
+    put_config "$KAFKA_DIR/admin-controller.properties" <<EOF
+security.protocol=SASL_SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+EOF
+  fi
   # Format the storage once (fixed cluster id); kept across down/up. A
   # secured stack's SCRAM users are created here, in the initial metadata
   # (so the broker's own admin user exists before it starts). Note: their
@@ -404,14 +571,20 @@ EOF
   fi
 }
 
+# kafka_start: start the broker, or restart it if its configuration changed.
 kafka_start() {
-  if pid_of kafka >/dev/null; then return 0; fi
-  if port_open "$KAFKA_PORT"; then
+  if pid_of kafka >/dev/null; then
+    kafka_configure
+    ! config_current kafka || return 0
+    log "kafka: running with another configuration than the current one; restarting it"
+    stop_service kafka
+  elif port_open "$KAFKA_PORT"; then
     log "kafka: something else already answers on $HOST:$KAFKA_PORT; leaving it alone"
     return 0
+  else
+    kafka_fetch
+    kafka_configure
   fi
-  kafka_fetch
-  kafka_configure
   [ ! -f "$KAFKA_DIR/kafka.log" ] || mv -f "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/kafka.log.prev"
   # setsid: own session, so Ctrl-C in make does not kill the daemon.
   # The inner shell writes its own pid, then execs java (same pid).
@@ -422,6 +595,7 @@ kafka_start() {
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
     </dev/null >>"$KAFKA_DIR/kafka.log" 2>&1 9>&- &
   disown || true
+  mark_started kafka
 }
 
 # Ready = port open and, if we started it, the broker logged that it started.
@@ -521,13 +695,30 @@ kafka_secure() {
 
 # ------------------------------------------------------------------- redis --
 
+# redis_configure: redis.conf; on a secured stack TLS only (tls-port
+# $REDIS_PORT, client certificates from the stack's CA required, plain
+# `port` 0) unless plaintext listeners are on ($REDIS_PLAINTEXT_PORT).
 redis_configure() {
   load_credentials
+  tls_setup
   mkdir -p "$REDIS_DIR"
-  cat >"$REDIS_DIR/redis.conf" <<EOF
+  local ports="port $REDIS_PORT" plain=0
+  if [ -n "$SECURE" ]; then
+    [ -z "$PLAINTEXT" ] || plain=$REDIS_PLAINTEXT_PORT
+    ports="port $plain
+tls-port $REDIS_PORT
+# server certificate $(tls_fingerprint server)
+tls-cert-file $TLS_DIR/server.crt
+tls-key-file $TLS_DIR/server.key
+tls-ca-cert-file $TLS_DIR/ca.crt
+tls-auth-clients yes
+tls-protocols \"TLSv1.2 TLSv1.3\""
+  fi
+  put_config "$REDIS_DIR/redis.conf" < <(
+    cat <<EOF
 # Generated by compose/up.sh; edits are overwritten.
 bind $HOST
-port $REDIS_PORT
+$ports
 protected-mode yes
 daemonize yes
 pidfile $REDIS_DIR/redis.pid
@@ -547,38 +738,48 @@ auto-aof-rewrite-min-size 256mb
 # them in the compact listpack encoding up to ~1000 entries per bucket.
 hash-max-listpack-entries 1024
 EOF
-  if [ -n "$SECURE" ]; then
-    # Access control: no default user; "idlink" (REDIS_URL) may use any key
-    # and channel and every command but the @dangerous ones (CONFIG, ACL,
-    # MODULE, DEBUG, SHUTDOWN, FLUSHALL, REPLICAOF, KEYS, ...), except INFO
-    # (read-only; the benchmark reads used_memory). Only the password's
-    # SHA-256 is stored here.
-    cat >>"$REDIS_DIR/redis.conf" <<EOF
+    if [ -n "$SECURE" ]; then
+      # Access control: no default user; "idlink" (REDIS_URL) may use any key
+      # and channel and every command but the @dangerous ones (CONFIG, ACL,
+      # MODULE, DEBUG, SHUTDOWN, FLUSHALL, REPLICAOF, KEYS, ...), except INFO
+      # (read-only; the benchmark reads used_memory). Only the password's
+      # SHA-256 is stored here.
+      cat <<EOF
 user default off
 user idlink on #$(sha256_hex "$REDIS_IDLINK_PASSWORD") ~* &* +@all -@dangerous +info
 EOF
-  fi
+    fi
+  )
 }
 
+# redis_start: start Redis, or restart it if its configuration changed.
 redis_start() {
-  if pid_of redis >/dev/null; then return 0; fi
-  if port_open "$REDIS_PORT"; then
+  if pid_of redis >/dev/null; then
+    redis_configure
+    ! config_current redis || return 0
+    log "redis: running with another configuration than the current one; restarting it"
+    stop_service redis
+  elif port_open "$REDIS_PORT"; then
     log "redis: something else already answers on $HOST:$REDIS_PORT; leaving it alone"
     return 0
+  else
+    redis_configure
   fi
-  redis_configure
   redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_DIR/redis.log" 2>&1 9>&- ||
     { tail -n 20 "$REDIS_DIR/redis.log" >&2; die "redis: failed to start"; }
+  mark_started redis
 }
 
 # redis_cli ARGS...: redis-cli to our server, as user idlink on a secured
-# stack (password through the environment, not the command line).
+# stack (password through the environment, not the command line), over TLS
+# with idlink's client certificate.
 redis_cli() {
   load_credentials
   if [ -n "$SECURE" ]; then
-    REDISCLI_AUTH=$REDIS_IDLINK_PASSWORD redis-cli --user idlink -h "$HOST" -p "$REDIS_PORT" "$@"
+    REDISCLI_AUTH=$REDIS_IDLINK_PASSWORD timeout 10 redis-cli --user idlink -h "$HOST" -p "$REDIS_PORT" \
+      --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/idlink.crt" --key "$TLS_DIR/idlink.key" "$@"
   else
-    redis-cli -h "$HOST" -p "$REDIS_PORT" "$@"
+    timeout 10 redis-cli -h "$HOST" -p "$REDIS_PORT" "$@"
   fi
 }
 redis_ready() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
@@ -587,10 +788,34 @@ redis_logfile() { echo "$REDIS_DIR/redis.log"; }
 # -------------------------------------------------------------- clickhouse --
 
 # ClickHouse 18.16 (Debian) runs fine as root; its data lives under $CH_DIR.
+# On a secured stack: the secure native port ($CLICKHOUSE_TCP_PORT) and HTTPS
+# ($CLICKHOUSE_HTTP_PORT) with the stack's server certificate (Poco's
+# openSSL section), the plain native port only while plaintext listeners are
+# on ($CLICKHOUSE_PLAINTEXT_TCP_PORT).
 clickhouse_configure() {
   load_credentials
+  tls_setup
   mkdir -p "$CH_DIR"/{data,tmp,log,user_files,format_schemas}
-  cat >"$CH_DIR/config.xml" <<EOF
+  local ports="<http_port>$CLICKHOUSE_HTTP_PORT</http_port>
+    <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>"
+  if [ -n "$SECURE" ]; then
+    ports="<https_port>$CLICKHOUSE_HTTP_PORT</https_port>
+    <tcp_port_secure>$CLICKHOUSE_TCP_PORT</tcp_port_secure>${PLAINTEXT:+
+    <tcp_port>$CLICKHOUSE_PLAINTEXT_TCP_PORT</tcp_port>}
+    <!-- server certificate $(tls_fingerprint server) -->
+    <openSSL>
+        <server>
+            <certificateFile>$TLS_DIR/server.crt</certificateFile>
+            <privateKeyFile>$TLS_DIR/server.key</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>"
+  fi
+  put_config "$CH_DIR/config.xml" <<EOF
 <?xml version="1.0"?>
 <!-- Generated by compose/up.sh; edits are overwritten. Minimal ClickHouse 18.16 config. -->
 <yandex>
@@ -602,8 +827,7 @@ clickhouse_configure() {
         <count>3</count>
     </logger>
     <listen_host>$HOST</listen_host>
-    <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
-    <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
+    $ports
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -645,7 +869,7 @@ EOF
       clickhouse_user analyst "<password_sha256_hex>$(sha256_hex "$CLICKHOUSE_ANALYST_PASSWORD")</password_sha256_hex>" readonly
     )
   fi
-  cat >"$CH_DIR/users.xml" <<EOF
+  put_config "$CH_DIR/users.xml" <<EOF
 <?xml version="1.0"?>
 <!-- Generated by compose/up.sh; edits are overwritten. Users (loopback only) below. -->
 <yandex>
@@ -696,20 +920,35 @@ clickhouse_user() {
 EOF
 }
 
+# clickhouse_start: start ClickHouse, or restart it if its configuration
+# changed.
 clickhouse_start() {
-  if pid_of clickhouse >/dev/null; then return 0; fi
-  if port_open "$CLICKHOUSE_TCP_PORT" || port_open "$CLICKHOUSE_HTTP_PORT"; then
+  if pid_of clickhouse >/dev/null; then
+    clickhouse_configure
+    ! config_current clickhouse || return 0
+    log "clickhouse: running with another configuration than the current one; restarting it"
+    stop_service clickhouse
+  elif port_open "$CLICKHOUSE_TCP_PORT" || port_open "$CLICKHOUSE_HTTP_PORT"; then
     log "clickhouse: something else already answers on $HOST:$CLICKHOUSE_TCP_PORT/$CLICKHOUSE_HTTP_PORT; leaving it alone"
     return 0
+  else
+    clickhouse_configure
   fi
-  clickhouse_configure
   # --daemon forks; the server writes its own pidfile.
   (cd "$CH_DIR" && clickhouse-server --daemon --config-file="$CH_DIR/config.xml" \
     --pid-file="$CH_DIR/clickhouse.pid" </dev/null >>"$CH_DIR/log/stdout.log" 2>&1 9>&-) ||
     { tail -n 20 "$CH_DIR/log/stdout.log" >&2; die "clickhouse: failed to start"; }
+  mark_started clickhouse
 }
 
-clickhouse_ready() { [ "$(curl -fsS --max-time 2 "http://$HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = Ok. ]; }
+clickhouse_ready() {
+  load_credentials
+  if [ -n "$SECURE" ]; then
+    [ "$(curl -fsS --max-time 2 --cacert "$TLS_DIR/ca.crt" "https://$HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = Ok. ]
+  else
+    [ "$(curl -fsS --max-time 2 "http://$HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = Ok. ]
+  fi
+}
 clickhouse_logfile() {
   if [ -s "$CH_DIR/log/clickhouse-server.err.log" ]; then echo "$CH_DIR/log/clickhouse-server.err.log"
   else echo "$CH_DIR/log/clickhouse-server.log"; fi
@@ -765,9 +1004,18 @@ show_log() {
 
 ready_line() {
   case $1 in
-    kafka) echo "kafka       ready  $HOST:$KAFKA_PORT (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT, Kafka $KAFKA_VERSION)" ;;
-    redis) echo "redis       ready  redis://$HOST:$REDIS_PORT/0" ;;
-    clickhouse) echo "clickhouse  ready  $HOST:$CLICKHOUSE_TCP_PORT (native), http://$HOST:$CLICKHOUSE_HTTP_PORT" ;;
+    kafka)
+      if [ -n "$SECURE" ]; then
+        echo "kafka       ready  $HOST:$KAFKA_PORT (SASL_SSL), mutual TLS $HOST:$KAFKA_MTLS_PORT${PLAINTEXT:+, SASL_PLAINTEXT $HOST:$KAFKA_PLAINTEXT_PORT} (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT, Kafka $KAFKA_VERSION)"
+      else
+        echo "kafka       ready  $HOST:$KAFKA_PORT (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT, Kafka $KAFKA_VERSION)"
+      fi ;;
+    redis)
+      if [ -n "$SECURE" ]; then echo "redis       ready  rediss://$HOST:$REDIS_PORT/0${PLAINTEXT:+, redis://$HOST:$REDIS_PLAINTEXT_PORT/0}"
+      else echo "redis       ready  redis://$HOST:$REDIS_PORT/0"; fi ;;
+    clickhouse)
+      if [ -n "$SECURE" ]; then echo "clickhouse  ready  $HOST:$CLICKHOUSE_TCP_PORT (native, TLS)${PLAINTEXT:+, $HOST:$CLICKHOUSE_PLAINTEXT_TCP_PORT (native)}, https://$HOST:$CLICKHOUSE_HTTP_PORT"
+      else echo "clickhouse  ready  $HOST:$CLICKHOUSE_TCP_PORT (native), http://$HOST:$CLICKHOUSE_HTTP_PORT"; fi ;;
   esac
 }
 
@@ -776,69 +1024,119 @@ start_service() { "${1}_start"; }
 # --------------------------------------------------------------- idlink.env --
 
 # Write $STACK_DIR/idlink.env; the pseudonym key is generated once and kept.
-# On a secured stack it also holds the credentials idlink uses (variables as
-# read by pipeline/config.go):
+# On a secured stack it also holds the credentials and TLS settings idlink
+# uses (variables as read by pipeline/config.go):
 #   KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME/PASSWORD  idlink's service user
 #   KAFKA_SASL_USERNAME_<AGENCY>/KAFKA_SASL_PASSWORD_<AGENCY>  (MPS, NIA, ...)
 #                       per-agency users, used by the producer for that agency
 #   KAFKA_SASL_AGENCY_PREFIXES  the topic prefixes their ACLs cover
 #   KAFKA_SASL_USERNAME_CONSUMER/KAFKA_SASL_PASSWORD_CONSUMER  the consumers' user
-#   REDIS_URL           with user idlink and its password
+#   KAFKA_TLS, KAFKA_TLS_CA_FILE  SASL_SSL to $KAFKA_PORT
+#   REDIS_URL           rediss:// with user idlink and its password;
+#                       REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE/KEY_FILE
+#                       (idlink's client certificate, which Redis requires)
 #   CLICKHOUSE_USER/PASSWORD, CLICKHOUSE_ANALYST_USER/PASSWORD
+#   CLICKHOUSE_SECURE, CLICKHOUSE_TLS_CA_FILE  the secure native port
+#   IDLINK_TLS_CERT_FILE/KEY_FILE  `idlink serve` answers HTTPS
+# While plaintext listeners are on (set_plaintext) it also writes
+# idlink-plaintext.env: the same on the plaintext ports, without TLS.
 write_env() {
   load_credentials
-  local f=$STACK_DIR/idlink.env key='' a var
+  local f=$STACK_DIR/idlink.env key=''
   if [ -f "$f" ]; then
     key=$(sed -n 's/^IDLINK_PSEUDONYM_KEY=//p' "$f" | head -n 1)
   fi
   [ -n "$key" ] || key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
   umask 077
+  env_body tls "$key" >"$f.tmp"
+  mv -f "$f.tmp" "$f"
+  if [ -n "$SECURE" ] && [ -n "$PLAINTEXT" ]; then
+    env_body plaintext "$key" >"$STACK_DIR/idlink-plaintext.env.tmp"
+    mv -f "$STACK_DIR/idlink-plaintext.env.tmp" "$STACK_DIR/idlink-plaintext.env"
+  else
+    rm -f "$STACK_DIR/idlink-plaintext.env"
+  fi
+}
+
+# env_body tls|plaintext KEY: the contents of idlink.env (tls) or
+# idlink-plaintext.env, with pseudonym key KEY.
+env_body() {
+  local mode=$1 key=$2 a var
   if [ -z "$SECURE" ]; then
-    cat >"$f.tmp" <<EOF
+    cat <<EOF
 # Written by compose/up.sh (make up). Variables already set in the environment win.
-# This stack predates access control and runs without authentication:
+# This stack predates access control and runs without authentication or TLS:
 # \`make reset && make up\` replaces it with a secured one (deleting its data).
 KAFKA_BROKERS=$HOST:$KAFKA_PORT
 REDIS_URL=redis://$HOST:$REDIS_PORT/0
 CLICKHOUSE_ADDR=$HOST:$CLICKHOUSE_TCP_PORT
 IDLINK_PSEUDONYM_KEY=$key
 EOF
-  else
-    {
-      cat <<EOF
+    return 0
+  fi
+  cat <<EOF
 # Written by compose/up.sh (make up). Variables already set in the environment win.
 # Credentials of the local stack (generated once, kept in $CRED_FILE).
-KAFKA_BROKERS=$HOST:$KAFKA_PORT
 EOF
-      if pid_of kafka >/dev/null; then
-        cat <<EOF
+  if [ "$mode" = plaintext ]; then
+    cat <<EOF
+# The stack's plaintext listeners (IDLINK_STACK_PLAINTEXT=1): no TLS.
+KAFKA_BROKERS=$HOST:$KAFKA_PLAINTEXT_PORT
+KAFKA_TLS=false
+EOF
+  else
+    cat <<EOF
+# TLS: the stack's CA and certificates are in $TLS_DIR.
+KAFKA_BROKERS=$HOST:$KAFKA_PORT
+KAFKA_TLS=true
+KAFKA_TLS_CA_FILE=$TLS_DIR/ca.crt
+EOF
+  fi
+  if pid_of kafka >/dev/null; then
+    cat <<EOF
 KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 KAFKA_SASL_USERNAME=idlink
 KAFKA_SASL_PASSWORD=$KAFKA_IDLINK_PASSWORD
 KAFKA_SASL_USERNAME_CONSUMER=consumer
 KAFKA_SASL_PASSWORD_CONSUMER=$KAFKA_CONSUMER_PASSWORD
 EOF
-        for a in "${AGENCIES[@]}"; do
-          var=KAFKA_AGENCY_$(upper "$a")_PASSWORD
-          printf 'KAFKA_SASL_USERNAME_%s=agency-%s\nKAFKA_SASL_PASSWORD_%s=%s\n' "$(upper "$a")" "$a" "$(upper "$a")" "${!var}"
-        done
-        # The IDLINK_TOPIC_PREFIX values the agency users' ACLs cover (an empty
-        # entry: none); under other prefixes idlink publishes as KAFKA_SASL_USERNAME.
-        printf 'KAFKA_SASL_AGENCY_PREFIXES=%s\n' "$(IFS=, && echo "${KAFKA_ACL_NAMESPACES[*]}")"
-      else
-        log "kafka: not ours (Docker?): no Kafka credentials in idlink.env; see compose/docker-compose.yml"
-        echo "# No Kafka credentials: the broker on $HOST:$KAFKA_PORT is not this stack's own."
-      fi
-      cat <<EOF
-REDIS_URL=redis://idlink:$REDIS_IDLINK_PASSWORD@$HOST:$REDIS_PORT/0
+    for a in "${AGENCIES[@]}"; do
+      var=KAFKA_AGENCY_$(upper "$a")_PASSWORD
+      printf 'KAFKA_SASL_USERNAME_%s=agency-%s\nKAFKA_SASL_PASSWORD_%s=%s\n' "$(upper "$a")" "$a" "$(upper "$a")" "${!var}"
+    done
+    # The IDLINK_TOPIC_PREFIX values the agency users' ACLs cover (an empty
+    # entry: none); under other prefixes idlink publishes as KAFKA_SASL_USERNAME.
+    printf 'KAFKA_SASL_AGENCY_PREFIXES=%s\n' "$(IFS=, && echo "${KAFKA_ACL_NAMESPACES[*]}")"
+  else
+    log "kafka: not ours (Docker?): no Kafka credentials in idlink.env; see compose/docker-compose.yml"
+    echo "# No Kafka credentials: the broker on $HOST:$KAFKA_PORT is not this stack's own;"
+    echo "# compose/docker-compose.yml's takes idlink's client certificate instead."
+    [ "$mode" = plaintext ] || printf 'KAFKA_TLS_CERT_FILE=%s\nKAFKA_TLS_KEY_FILE=%s\n' "$TLS_DIR/idlink.crt" "$TLS_DIR/idlink.key"
+  fi
+  if [ "$mode" = plaintext ]; then
+    cat <<EOF
+REDIS_URL=redis://idlink:$REDIS_IDLINK_PASSWORD@$HOST:$REDIS_PLAINTEXT_PORT/0
+CLICKHOUSE_ADDR=$HOST:$CLICKHOUSE_PLAINTEXT_TCP_PORT
+CLICKHOUSE_SECURE=false
+EOF
+  else
+    cat <<EOF
+REDIS_URL=rediss://idlink:$REDIS_IDLINK_PASSWORD@$HOST:$REDIS_PORT/0
+REDIS_TLS_CA_FILE=$TLS_DIR/ca.crt
+REDIS_TLS_CERT_FILE=$TLS_DIR/idlink.crt
+REDIS_TLS_KEY_FILE=$TLS_DIR/idlink.key
 CLICKHOUSE_ADDR=$HOST:$CLICKHOUSE_TCP_PORT
+CLICKHOUSE_SECURE=true
+CLICKHOUSE_TLS_CA_FILE=$TLS_DIR/ca.crt
+IDLINK_TLS_CERT_FILE=$TLS_DIR/http.crt
+IDLINK_TLS_KEY_FILE=$TLS_DIR/http.key
+EOF
+  fi
+  cat <<EOF
 CLICKHOUSE_USER=idlink
 CLICKHOUSE_PASSWORD=$CLICKHOUSE_IDLINK_PASSWORD
 CLICKHOUSE_ANALYST_USER=analyst
 CLICKHOUSE_ANALYST_PASSWORD=$CLICKHOUSE_ANALYST_PASSWORD
 IDLINK_PSEUDONYM_KEY=$key
 EOF
-    } >"$f.tmp"
-  fi
-  mv -f "$f.tmp" "$f"
 }

@@ -4,8 +4,14 @@
 # three answer (at most $READY_TIMEOUT s), write $STACK_DIR/idlink.env.
 # A new stack gets access control: passwords generated once, Kafka SASL/SCRAM
 # users with ACLs and idlink's topics, a Redis ACL user, ClickHouse users
-# (see compose/lib.sh); idlink.env holds the credentials idlink uses.
-# Idempotent: a service that already answers is left alone.
+# (see compose/lib.sh); idlink.env holds the credentials idlink uses. It
+# also gets TLS: a private CA and certificates made once (tls_setup), every
+# service on TLS listeners only (IDLINK_STACK_PLAINTEXT=1 adds plaintext
+# ones, =0 removes them again), and idlink.env names the CA and certificates.
+# Idempotent: a service that already runs with the configuration it should
+# have is left alone; one whose configuration changed (an older stack moving
+# to TLS, plaintext listeners turned on or off, a renewed certificate) is
+# restarted.
 set -euo pipefail
 # shellcheck source=compose/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +19,9 @@ set -euo pipefail
 take_lock
 install_prereqs
 load_credentials
+set_plaintext
 save_ports
+tls_setup
 if [ -z "$SECURE" ]; then
   log "this stack predates access control and runs without authentication;"
   log "\`make reset && make up\` replaces it with a secured one (deletes its data)"

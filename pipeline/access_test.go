@@ -7,6 +7,7 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -41,19 +42,18 @@ func secured(t *testing.T) *pipeline.Config {
 }
 
 // produce sends one record to topic/partition straight to the (single)
-// broker as cr (none if zero) and returns the broker's answer. It does no
+// broker as cr (none if zero; TLS as cfg says) and returns the broker's answer. It does no
 // metadata look-up, so the broker itself decides: it checks the user's WRITE
 // right on the topic first (TopicAuthorizationFailed) and only then whether
 // the partition exists (UnknownTopicOrPartition). A partition that does not
 // exist thus tells "allowed" from "denied" without writing anything.
 func produce(t *testing.T, cfg *pipeline.Config, cr pipeline.Credential, topic string, partition int) error {
 	t.Helper()
-	d := &kafka.Dialer{Timeout: 5 * time.Second}
-	if cr.Username != "" {
-		var err error
-		if d, err = cfg.WithKafkaCredential(cr).Dialer(); err != nil {
-			t.Fatal(err)
-		}
+	c := *cfg
+	c.KafkaUsername, c.KafkaPassword = cr.Username, cr.Password
+	d, err := c.Dialer()
+	if err != nil {
+		t.Fatal(err)
 	}
 	host, port, err := net.SplitHostPort(cfg.KafkaBrokers[0])
 	if err != nil {
@@ -174,7 +174,7 @@ func TestRedisDefaultUserDisabled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	anon := redis.NewClient(&redis.Options{Addr: o.Addr, MaxRetries: -1})
+	anon := redis.NewClient(&redis.Options{Addr: o.Addr, MaxRetries: -1, TLSConfig: tlsFor(cfg.RedisTLS, o.Addr)})
 	defer anon.Close()
 	if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Errorf("PING without a user: want NOAUTH, got %v", err)
@@ -216,7 +216,7 @@ func TestClickHouseAnalystReadOnly(t *testing.T) {
 	defer cancel()
 	open := func(user, password string) driver.Conn {
 		conn, err := clickhouse.Open(&clickhouse.Options{
-			Addr: []string{cfg.ClickHouseAddr}, Auth: clickhouse.Auth{Username: user, Password: password},
+			Addr: []string{cfg.ClickHouseAddr}, Auth: clickhouse.Auth{Username: user, Password: password}, TLS: cfg.ClickHouseTLS.Config,
 			DialTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		})
 		if err != nil {
@@ -281,4 +281,17 @@ func randomID(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// tlsFor is t's client config for a server at addr (host:port), with the
+// server name set as the clients idlink uses set it; nil when t is off.
+func tlsFor(t pipeline.TLS, addr string) *tls.Config {
+	if !t.On() {
+		return nil
+	}
+	c := t.Config.Clone()
+	if c.ServerName == "" {
+		c.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	return c
 }

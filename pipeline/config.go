@@ -43,11 +43,20 @@ type Config struct {
 	// WithKafkaCredential.
 	ConsumerCredential Credential
 
+	// KafkaTLS: KAFKA_TLS (true or false; true by default when a file is
+	// set), KAFKA_TLS_CA_FILE, KAFKA_TLS_CERT_FILE, KAFKA_TLS_KEY_FILE. With
+	// a username that is SASL_SSL, without one SSL (the certificate, if
+	// any, is the identity).
+	KafkaTLS TLS
+
 	RedisURL    string // REDIS_URL
 	RedisPrefix string // IDLINK_REDIS_PREFIX, prepended to every key
 	// RedisCluster (IDLINK_REDIS_CLUSTER=true) treats REDIS_URL as a Redis
 	// Cluster seed URL.
 	RedisCluster bool
+	// RedisTLS: on for a rediss:// REDIS_URL; REDIS_TLS_CA_FILE,
+	// REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE.
+	RedisTLS TLS
 
 	ClickHouseAddr     string // CLICKHOUSE_ADDR, native protocol host:port
 	ClickHouseDatabase string // CLICKHOUSE_DATABASE
@@ -57,6 +66,9 @@ type Config struct {
 	// reporting user (CLICKHOUSE_ANALYST_USER, CLICKHOUSE_ANALYST_PASSWORD).
 	ClickHouseAnalystUser     string
 	ClickHouseAnalystPassword string
+	// ClickHouseTLS: CLICKHOUSE_SECURE=true (the secure native port),
+	// CLICKHOUSE_TLS_CA_FILE, CLICKHOUSE_TLS_CERT_FILE, CLICKHOUSE_TLS_KEY_FILE.
+	ClickHouseTLS TLS
 
 	PseudonymKey []byte // IDLINK_PSEUDONYM_KEY: the HMAC key is the variable's bytes
 
@@ -66,6 +78,9 @@ type Config struct {
 
 	MetricsAddr string // IDLINK_METRICS_ADDR, where `idlink run` serves /metrics
 	HTTPAddr    string // IDLINK_HTTP_ADDR, where `idlink serve` listens
+	// HTTPTLS: IDLINK_TLS_CERT_FILE and IDLINK_TLS_KEY_FILE, the
+	// certificate `idlink serve` answers with (HTTPS); none: plain HTTP.
+	HTTPTLS TLS
 
 	// Timeout bounds how long a command waits for an unreachable service.
 	Timeout time.Duration // IDLINK_TIMEOUT
@@ -164,6 +179,9 @@ func LoadConfig(lookup Lookup) (*Config, error) {
 	}
 	if len(c.KafkaBrokers) == 0 {
 		return nil, errors.New("KAFKA_BROKERS is empty: set it to host:port[,host:port]")
+	}
+	if err := c.loadTLS(get); err != nil {
+		return nil, err
 	}
 	switch c.KafkaMechanism {
 	case "SCRAM-SHA-256", "SCRAM-SHA-512":

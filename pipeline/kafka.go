@@ -45,7 +45,7 @@ func (c *Config) Transport() (*kafka.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newTransport(mech), nil
+	return c.newTransport(mech), nil
 }
 
 // AgencyCredential returns the agency's own Kafka credential if it has one
@@ -69,13 +69,16 @@ func (c *Config) AgencyTransport(agency string) (*kafka.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newTransport(mech), nil
+	return c.newTransport(mech), nil
 }
 
-func newTransport(mech sasl.Mechanism) *kafka.Transport {
+// newTransport returns a transport with mech (nil: no SASL) and, when Kafka
+// TLS is on, TLS (the server name is the broker's host).
+func (c *Config) newTransport(mech sasl.Mechanism) *kafka.Transport {
 	return &kafka.Transport{
 		Dial:        (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		SASL:        mech,
+		TLS:         c.KafkaTLS.Config,
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 5 * time.Second,
 	}
@@ -109,7 +112,7 @@ func (c *Config) Dialer() (*kafka.Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, SASLMechanism: mech}, nil
+	return &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, SASLMechanism: mech, TLS: c.KafkaTLS.Config}, nil
 }
 
 // KafkaClient returns an admin client for the configured brokers.
@@ -122,6 +125,9 @@ func (c *Config) KafkaClient() (*kafka.Client, error) {
 }
 
 func (c *Config) unreachable(err error) error {
+	if terr := TLSError(err, "Kafka at KAFKA_BROKERS="+strings.Join(c.KafkaBrokers, ","), "KAFKA_TLS"); terr != err {
+		return fmt.Errorf("%w: %w", ErrKafkaUnreachable, terr)
+	}
 	if errors.Is(err, kafka.SASLAuthenticationFailed) {
 		return fmt.Errorf("the Kafka brokers at KAFKA_BROKERS=%s refused the credential of KAFKA_SASL_USERNAME=%s: %w: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (`make up` writes the local stack's to %s)",
 			strings.Join(c.KafkaBrokers, ","), c.KafkaUsername, err, EnvFile)

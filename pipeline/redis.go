@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,13 +21,28 @@ func (c *Config) Redis() (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL %q is not a valid cluster URL (redis://host:port?addr=host:port...): %w", redactedURL(c.RedisURL), c.redactErr(err))
 		}
+		o.TLSConfig = c.redisTLS(o.TLSConfig)
 		return redis.NewClusterClient(o), nil
 	}
 	o, err := redis.ParseURL(c.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %q is not a valid redis:// URL: %w", redactedURL(c.RedisURL), c.redactErr(err))
 	}
+	o.TLSConfig = c.redisTLS(o.TLSConfig)
 	return redis.NewClient(o), nil
+}
+
+// redisTLS is RedisTLS's config (nil for redis://) with the server name
+// go-redis took from REDIS_URL's host (parsed), unless it names one itself.
+func (c *Config) redisTLS(parsed *tls.Config) *tls.Config {
+	if !c.RedisTLS.On() {
+		return nil
+	}
+	t := c.RedisTLS.Config.Clone()
+	if t.ServerName == "" && parsed != nil {
+		t.ServerName = parsed.ServerName
+	}
+	return t
 }
 
 // PingRedis checks that Redis answers, with an error that names the fix.
@@ -40,6 +56,9 @@ func (c *Config) PingRedis(ctx context.Context, rdb redis.UniversalClient) error
 		err = rdb.Ping(ctx).Err()
 	}
 	if err != nil {
+		if terr := TLSError(err, "Redis at REDIS_URL="+redactedURL(c.RedisURL), "REDIS_TLS"); terr != err {
+			return terr
+		}
 		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s (%v): start it with `make up`, or set REDIS_URL", redactedURL(c.RedisURL), c.redactErr(err))
 	}
 	return nil

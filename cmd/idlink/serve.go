@@ -109,8 +109,8 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) er
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("serving the dashboard and HTTP API", "url", serverURL(ln.Addr()), "clickhouse_database", store.Database())
+	go func() { errc <- cfg.ServeHTTP(srv, ln) }()
+	a.log.Info("serving the dashboard and HTTP API", "url", serverURL(cfg.HTTPScheme(), ln.Addr()), "clickhouse_database", store.Database())
 
 	var apiSrv *http.Server
 	apiErrc := make(chan error, 1)
@@ -134,8 +134,8 @@ func serve(ctx context.Context, a *app, cfg *pipeline.Config, apiAddr string) er
 			MaxHeaderBytes:    16 << 10,
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
-		go func() { apiErrc <- apiSrv.Serve(apiLn) }()
-		a.log.Info("serving the verification API", "address", apiLn.Addr().String(), "openapi", serverURL(apiLn.Addr())+strings.TrimPrefix(verify.PathOpenAPI, "/"))
+		go func() { apiErrc <- cfg.ServeHTTP(apiSrv, apiLn) }()
+		a.log.Info("serving the verification API", "address", apiLn.Addr().String(), "openapi", serverURL(cfg.HTTPScheme(), apiLn.Addr())+strings.TrimPrefix(verify.PathOpenAPI, "/"))
 	}
 
 	select {
@@ -190,15 +190,15 @@ func apiListenError(addr string, err error) error {
 	return fmt.Errorf("cannot listen on %s for the verification API: %w: set a valid local host:port with --api-addr or IDLINK_API_ADDR (off: no API)", addr, err)
 }
 
-// serverURL is the dashboard's URL for a listener address; an unspecified
-// host (":8080", "0.0.0.0:8080") becomes localhost.
-func serverURL(addr net.Addr) string {
+// serverURL is the dashboard's URL for a listener address and scheme (http
+// or https); an unspecified host (":8080", "0.0.0.0:8080") becomes localhost.
+func serverURL(scheme string, addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String() + "/"
+		return scheme + "://" + addr.String() + "/"
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }

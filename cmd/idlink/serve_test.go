@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/pipeline"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
@@ -96,11 +96,14 @@ func TestServeBadStart(t *testing.T) {
 }
 
 // TestServeDashboard runs `idlink serve` on a fresh database of the local
-// stack: it migrates, answers the API, the page and the review's endpoints
-// (from an empty Redis namespace), and shuts down cleanly when its context
-// ends (SIGINT/SIGTERM in the binary).
+// stack: it serves HTTPS with the stack's certificate (a client that trusts
+// only the stack's CA accepts it, one without that CA refuses it), migrates,
+// answers the API, the page and the review's endpoints (from an empty Redis
+// namespace), and shuts down cleanly when its context ends (SIGINT/SIGTERM in
+// the binary).
 func TestServeDashboard(t *testing.T) {
 	cfg := stacktest.Config(t)
+	client := stacktest.HTTPClient(t, cfg)
 	a, _, logs := serveApp(map[string]string{
 		"CLICKHOUSE_DATABASE": cfg.ClickHouseDatabase,
 		"IDLINK_REDIS_PREFIX": cfg.RedisPrefix,
@@ -112,7 +115,7 @@ func TestServeDashboard(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- a.main(ctx, []string{"serve"}) }()
 
-	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
+	urlRE := regexp.MustCompile(`url=(https?://127\.0\.0\.1:\d+/)`)
 	var url string
 	for deadline := time.Now().Add(time.Minute); url == ""; time.Sleep(20 * time.Millisecond) {
 		select {
@@ -127,6 +130,10 @@ func TestServeDashboard(t *testing.T) {
 			t.Fatalf("idlink serve logged no URL within a minute:\n%s", logs)
 		}
 	}
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("idlink serve on the local stack serves %s, want https (IDLINK_TLS_CERT_FILE in %s)", url, pipeline.EnvFile)
+	}
+	stacktest.CheckStackCertificate(t, cfg, url)
 
 	tests := []struct {
 		path   string
@@ -149,7 +156,7 @@ func TestServeDashboard(t *testing.T) {
 		{"metrics", 200, "# HELP"},
 	}
 	for _, tt := range tests {
-		res, err := http.Get(url + tt.path)
+		res, err := client.Get(url + tt.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +179,7 @@ func TestServeDashboard(t *testing.T) {
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatalf("idlink serve did not stop after its context ended:\n%s", logs)
 	}
-	if _, err := http.Get(url + "healthz"); err == nil {
+	if _, err := client.Get(url + "healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
 }
@@ -202,19 +209,20 @@ func TestServeAnalystRefused(t *testing.T) {
 }
 
 func TestServeURL(t *testing.T) {
-	tests := []struct{ addr, want string }{
-		{"127.0.0.1:8080", "http://127.0.0.1:8080/"},
-		{"0.0.0.0:8080", "http://localhost:8080/"},
-		{"[::]:9000", "http://localhost:9000/"},
-		{"[::1]:9000", "http://[::1]:9000/"},
+	tests := []struct{ scheme, addr, want string }{
+		{"http", "127.0.0.1:8080", "http://127.0.0.1:8080/"},
+		{"http", "0.0.0.0:8080", "http://localhost:8080/"},
+		{"http", "[::]:9000", "http://localhost:9000/"},
+		{"http", "[::1]:9000", "http://[::1]:9000/"},
+		{"https", "127.0.0.1:8443", "https://127.0.0.1:8443/"},
 	}
 	for _, tt := range tests {
 		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := serverURL(addr); got != tt.want {
-			t.Errorf("serverURL(%s) = %s, want %s", tt.addr, got, tt.want)
+		if got := serverURL(tt.scheme, addr); got != tt.want {
+			t.Errorf("serverURL(%s, %s) = %s, want %s", tt.scheme, tt.addr, got, tt.want)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func Use(cfg *pipeline.Config, id, database string) {
 }
 
 // Env returns os.Environ() plus the variables that give a child idlink
-// process cfg's services and credentials and its namespace (topic, group and
+// process cfg's services, credentials and TLS settings and its namespace (topic, group and
 // key prefixes, database).
 func Env(cfg *pipeline.Config) []string {
 	env := os.Environ()
@@ -60,6 +60,7 @@ func Env(cfg *pipeline.Config) []string {
 	set("CLICKHOUSE_ADDR", cfg.ClickHouseAddr)
 	set("CLICKHOUSE_USER", cfg.ClickHouseUser)
 	set("CLICKHOUSE_PASSWORD", cfg.ClickHousePassword)
+	env = append(env, cfg.TLSEnv()...)
 	return append(env,
 		"IDLINK_TOPIC_PREFIX="+cfg.TopicPrefix,
 		"IDLINK_GROUP_PREFIX="+cfg.GroupPrefix,
@@ -122,6 +123,7 @@ func DropDatabase(ctx context.Context, cfg *pipeline.Config) error {
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
 		DialTimeout: timeout,
+		TLS:         cfg.ClickHouseTLS.Config,
 	})
 	if err == nil {
 		err = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+cfg.ClickHouseDatabase+"`")
