@@ -9,6 +9,8 @@ import (
 	"html"
 	"image/png"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -195,9 +197,11 @@ func chromiumBin(t *testing.T) string {
 	return bin
 }
 
-// TestDashboardInChromium serves the dashboard from a ClickHouse database
-// of the local stack holding a known dataset, loads it in headless Chromium
-// and checks every chart and table, then takes a screenshot.
+// TestDashboardInChromium serves the dashboard over HTTPS, as `idlink serve`
+// does with the local stack's certificate (IDLINK_TLS_CERT_FILE), from a
+// ClickHouse database of the stack holding a known dataset, loads it in
+// headless Chromium trusting only the stack's CA besides its own roots, and
+// checks every chart and table, then takes a screenshot.
 func TestDashboardInChromium(t *testing.T) {
 	bin := chromiumBin(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -230,11 +234,13 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	checkReports(ctx, t, store)
 
-	srv := httptest.NewServer(dashboard.Handler(store, pipeline.NewMetrics(), slog.New(slog.NewTextHandler(t.Output(), nil))))
-	defer srv.Close()
+	url := serveTLS(t, cfg, dashboard.Handler(store, pipeline.NewMetrics(), slog.New(slog.NewTextHandler(t.Output(), nil))))
+	stacktest.CheckStackCertificate(t, cfg, url)
+	ca := stacktest.CAFile(t, cfg)
 
 	dir := t.TempDir()
-	dom, logs := runChromium(ctx, t, bin, filepath.Join(dir, "profile-dom"), "--virtual-time-budget=10000", "--dump-dom", srv.URL+"/")
+	trustCA(t, filepath.Join(dir, "profile-dom"), ca)
+	dom, logs := runChromium(ctx, t, bin, filepath.Join(dir, "profile-dom"), "--virtual-time-budget=10000", "--dump-dom", url)
 	if t.Failed() || !strings.Contains(dom, `id="linked-persons"`) {
 		t.Fatalf("chromium printed no dashboard DOM:\n%s\nlog:\n%s", dom, logs)
 	}
@@ -254,8 +260,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "dashboard.png")
+	trustCA(t, filepath.Join(dir, "profile-shot"), ca)
 	_, logs = runChromium(ctx, t, bin, filepath.Join(dir, "profile-shot"), "--virtual-time-budget=10000",
-		"--screenshot="+shot, "--window-size=1400,1800", srv.URL+"/")
+		"--screenshot="+shot, "--window-size=1400,1800", url)
 	checkScreenshot(t, shot, logs)
 	if out := os.Getenv("IDLINK_SCREENSHOT_DIR"); out != "" {
 		b, err := os.ReadFile(shot)
@@ -365,6 +372,54 @@ func displayed(column string, v any) string {
 		return s
 	}
 	return "—"
+}
+
+// serveTLS serves h over HTTPS with cfg's certificate (IDLINK_TLS_CERT_FILE,
+// IDLINK_TLS_KEY_FILE) the way `idlink serve` does (pipeline.Config.ServeHTTP)
+// until the test ends, and returns its URL. It fails the test when cfg has
+// no certificate to serve.
+func serveTLS(t *testing.T, cfg *pipeline.Config, h http.Handler) string {
+	t.Helper()
+	if cfg.HTTPScheme() != "https" {
+		t.Fatalf("no IDLINK_TLS_CERT_FILE/IDLINK_TLS_KEY_FILE in the configuration: `make up` writes the local stack's to %s", pipeline.EnvFile)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- cfg.ServeHTTP(srv, ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serving the dashboard over HTTPS: %v", err)
+		}
+	})
+	return "https://" + ln.Addr().String() + "/"
+}
+
+// trustCA makes Chromium's certificate database in profile (Chromium runs
+// with HOME=profile: profile/.pki/nssdb) and adds the CA in caFile as a
+// trusted issuer of server certificates, with NSS's certutil.
+func trustCA(t *testing.T, profile, caFile string) {
+	t.Helper()
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		t.Fatalf("certutil not found (%v): `make deps` installs it (bash compose/install-chromium.sh, Debian's libnss3-tools)", err)
+	}
+	db := filepath.Join(profile, ".pki", "nssdb")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-t", "C,,", "-n", "idlink local stack CA", "-i", caFile},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }
 
 // runChromium runs headless Chromium on the page and returns its stdout and
