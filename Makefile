@@ -26,6 +26,15 @@ FUZZTIME ?= 30s
 N        ?= 1000000
 CHAOS_N  ?= 200000
 CHAOS_BACKPRESSURE ?= 60
+# PLAINTEXT=1: `make bench` (and any target's `up`) turns the stack's
+# plaintext listeners on (IDLINK_STACK_PLAINTEXT=1, kept until
+# IDLINK_STACK_PLAINTEXT=0 make up) and the bench uses them
+# (.stack/idlink-plaintext.env) instead of TLS
+PLAINTEXT ?=
+ifeq ($(PLAINTEXT),1)
+export IDLINK_STACK_PLAINTEXT := 1
+BENCH_ENV := IDLINK_ENV_FILE=$(abspath $(STACK_DIR))/idlink-plaintext.env
+endif
 
 .PHONY: build test lint fuzz bench chaos demo deps
 
@@ -51,9 +60,9 @@ test: up deps lint
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-## bench: end-to-end benchmark on the real stack (N events)
+## bench: end-to-end benchmark on the real stack (N events), over TLS; PLAINTEXT=1: without TLS
 bench: up build
-	$(GO) run ./cmd/idlink-bench -n $(N)
+	$(BENCH_ENV) $(GO) run ./cmd/idlink-bench -n $(N)
 
 ## chaos: kill and restart things while CHAOS_N events flow; check nothing is lost
 chaos: up build

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # compose/credentials.sh: make sure the local stack's passwords exist
 # ($STACK_DIR/credentials, mode 600, generated once; the ones `make up` uses)
-# and print that file's path. The Docker Compose deployment reads them:
+# and its CA and certificates ($STACK_DIR/tls, copied for the containers to
+# $STACK_DIR/tls-docker), and print the passwords file's path. The Docker
+# Compose deployment reads them:
 #   docker compose --env-file "$(bash compose/credentials.sh)" \
 #       -f compose/docker-compose.yml up -d --wait
 set -euo pipefail
@@ -11,4 +13,5 @@ set -euo pipefail
 take_lock
 load_credentials
 [ -n "$SECURE" ] || die "$STACK_DIR predates access control: \`make reset\` first (deletes its data)"
+tls_docker_copy
 echo "$CRED_FILE"

@@ -232,8 +232,11 @@ load_credentials() {
 # with openssl in $TLS_DIR (mode 700; kept by down, deleted by reset):
 #   ca.crt, ca.key          the stack's CA (10 years); every *_TLS_CA_FILE
 #   server.crt, server.key  Kafka's, Redis's and ClickHouse's certificate for
-#                           127.0.0.1, ::1 and localhost (serverAuth);
-#                           server.pem holds both, for Kafka's PEM key store
+#                           127.0.0.1, ::1 and localhost (serverAuth; and
+#                           clientAuth, for a broker that asks its own
+#                           inter-broker connections for one, as
+#                           docker-compose.yml's does); server.pem holds
+#                           both, for Kafka's PEM key store
 #   http.crt, http.key      `idlink serve`'s (IDLINK_TLS_CERT_FILE/KEY_FILE)
 #   idlink.crt, idlink.key  idlink's client certificate (CN=idlink,
 #                           clientAuth): Redis requires one (REDIS_TLS_*)
@@ -267,7 +270,7 @@ tls_setup() {
         >"$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; die "tls: making the CA failed"; }
     fi
     local san="subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"
-    tls_leaf server serverAuth "/O=idlink/CN=localhost" "$san"
+    tls_leaf server serverAuth,clientAuth "/O=idlink/CN=localhost" "$san"
     tls_leaf http serverAuth "/O=idlink/CN=localhost" "$san"
     tls_leaf idlink clientAuth "/CN=idlink" ""
     for a in "${AGENCIES[@]}"; do tls_leaf "agency-$a" clientAuth "/CN=agency-$a" ""; done
@@ -276,7 +279,8 @@ tls_setup() {
 }
 
 # tls_leaf NAME USAGE SUBJECT [SAN]: NAME.key and NAME.crt signed by the CA,
-# for USAGE (serverAuth or clientAuth), unless a valid one is there. In $TLS_DIR.
+# for USAGE (extendedKeyUsage: serverAuth, clientAuth or both), unless a
+# valid one is there. In $TLS_DIR.
 tls_leaf() {
   local name=$1 usage=$2 subject=$3 san=$4 ext
   if [ -s "$name.key" ] && [ -s "$name.crt" ] && openssl x509 -checkend $((30 * 86400)) -noout -in "$name.crt" >/dev/null 2>&1 &&
@@ -294,6 +298,19 @@ extendedKeyUsage=$usage"
     cat openssl.log >&2
     die "tls: making $name.crt failed"
   fi
+}
+
+# tls_docker_copy: the CA, the server certificate and its key (and
+# server.pem) copied to $STACK_DIR/tls-docker, readable by everyone, for
+# docker-compose.yml's containers, which run as their own users.
+tls_docker_copy() {
+  tls_setup
+  local d=$STACK_DIR/tls-docker f
+  mkdir -p "$d"
+  chmod 755 "$d"
+  for f in ca.crt server.crt server.key server.pem; do
+    install -m 644 "$TLS_DIR/$f" "$d/$f"
+  done
 }
 
 # tls_fingerprint NAME: the SHA-256 fingerprint of $TLS_DIR/NAME.crt.

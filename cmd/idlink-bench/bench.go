@@ -209,12 +209,13 @@ func (b *bench) machine(ctx context.Context) {
 	}
 	chVersion := "unknown"
 	if s, err := analytics.Open(ctx, &pipeline.Config{ClickHouseAddr: b.base.ClickHouseAddr, ClickHouseDatabase: "default",
-		ClickHouseUser: b.base.ClickHouseUser, ClickHousePassword: b.base.ClickHousePassword, Timeout: b.base.Timeout}); err == nil {
+		ClickHouseUser: b.base.ClickHouseUser, ClickHousePassword: b.base.ClickHousePassword, ClickHouseTLS: b.base.ClickHouseTLS, Timeout: b.base.Timeout}); err == nil {
 		_ = s.Conn().QueryRow(ctx, "SELECT version()").Scan(&chVersion)
 		s.Close()
 	}
-	fmt.Fprintf(b.out, "machine: cpus=%d cpu=%q mem_gib=%s go=%s redis=%s clickhouse=%s partitions=%d\n",
-		runtime.NumCPU(), cpu, mem, runtime.Version(), redisVersion, chVersion, b.base.Partitions)
+	fmt.Fprintf(b.out, "machine: cpus=%d cpu=%q mem_gib=%s go=%s redis=%s clickhouse=%s partitions=%d tls=%t\n",
+		runtime.NumCPU(), cpu, mem, runtime.Version(), redisVersion, chVersion, b.base.Partitions,
+		b.base.KafkaTLS.On() && b.base.RedisTLS.On() && b.base.ClickHouseTLS.On())
 	b.figure("n", "%d", b.opts.n)
 }
 
