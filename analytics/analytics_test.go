@@ -162,6 +162,9 @@ func TestServiceReports(t *testing.T) {
 			cmd := exec.CommandContext(ctx, "clickhouse-client", "--host", host(t, cfg.ClickHouseAddr), "--port", port(t, cfg.ClickHouseAddr),
 				"--user", cfg.ClickHouseUser, "--database", s.Database(), "--format", "TabSeparatedWithNames")
 			cmd.Args = append(cmd.Args, "--password", cfg.ClickHousePassword)
+			if cfg.ClickHouseTLS.On() {
+				cmd.Args = append(cmd.Args, "--secure", "--config-file", clientTLSConfig(t, cfg.ClickHouseTLS.CAFile))
+			}
 			cmd.Stdin = bytes.NewReader(query)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -221,6 +224,24 @@ func objectInOrder(t *testing.T, raw json.RawMessage) (keys, vals []string) {
 		vals = append(vals, fmt.Sprint(v))
 	}
 	return keys, vals
+}
+
+// clientTLSConfig writes a clickhouse-client configuration that verifies the
+// server's certificate against caFile (the client's own default trusts only
+// the system's roots) and returns its path.
+func clientTLSConfig(t *testing.T, caFile string) string {
+	t.Helper()
+	if caFile == "" {
+		t.Fatal("CLICKHOUSE_SECURE=true without CLICKHOUSE_TLS_CA_FILE: clickhouse-client would trust only the system's roots")
+	}
+	path := filepath.Join(t.TempDir(), "clickhouse-client.xml")
+	xml := `<config><openSSL><client><caConfig>` + caFile + `</caConfig><loadDefaultCAFile>false</loadDefaultCAFile>` +
+		`<verificationMode>strict</verificationMode><invalidCertificateHandler><name>RejectCertificateHandler</name></invalidCertificateHandler>` +
+		`</client></openSSL></config>`
+	if err := os.WriteFile(path, []byte(xml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func host(t *testing.T, addr string) string {

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -24,13 +25,17 @@ func TestRedisDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	redisAddr := cfg.RedisURL
-	p := &stacktest.Proxy{T: t, Target: addrOf(redisAddr)}
+	redisURL, err := url.Parse(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stacktest.Proxy{T: t, Target: redisURL.Host}
 	p.Start()
 	p.Stop() // Redis is "down" from the start
 	t.Cleanup(p.Stop)
 	pcfg := *cfg
-	pcfg.RedisURL = "redis://" + userinfo(redisAddr) + p.Addr + "/0"
+	redisURL.Host = p.Addr // the same scheme (TLS or not), user and database
+	pcfg.RedisURL = redisURL.String()
 
 	// Publish 200 events for 100 persons.
 	if err := cfg.EnsureTopics(ctx, cfg.Topics().All()...); err != nil {
@@ -108,32 +113,6 @@ func TestRedisDown(t *testing.T) {
 			t.Fatalf("person %d not resolved after Redis came back: %v %v %v %v", i, a, b, err1, err2)
 		}
 	}
-}
-
-func addrOf(url string) string {
-	s := url[len("redis://"):]
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '@' {
-			s = s[i+1:]
-			break
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' || s[i] == '?' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-func userinfo(url string) string {
-	s := url[len("redis://"):]
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '@' {
-			return s[:i+1]
-		}
-	}
-	return ""
 }
 
 func counterValue(t *testing.T, m *pipeline.Metrics, name string) float64 {
