@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,13 +70,20 @@ func (b *bench) api(ctx context.Context) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
-	go func() { _ = hs.Serve(ln) }()
+	// Over HTTPS, as idlink serve answers, when IDLINK_TLS_CERT_FILE is set.
+	go func() { _ = cfg.ServeHTTP(hs, ln) }()
 	defer hs.Close()
 
 	clients := b.opts.apiClients
 	tr := &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients, IdleConnTimeout: time.Minute, DisableCompression: true}
+	if cfg.HTTPTLS.On() {
+		// The clients trust the server's own certificate (and verify its name).
+		roots := x509.NewCertPool()
+		roots.AddCert(cfg.HTTPTLS.Config.Certificates[0].Leaf)
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	defer tr.CloseIdleConnections()
-	c := &apiClient{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}, url: "http://" + ln.Addr().String() + verify.PathVerify,
+	c := &apiClient{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}, url: cfg.HTTPScheme() + "://" + ln.Addr().String() + verify.PathVerify,
 		auth: "Bearer " + key, bodies: bodies}
 
 	// Warm up: connections, key cache, the writer's metadata.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/idlink/idlink/analytics"
+	"github.com/idlink/idlink/internal/stacktest"
+	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/verify"
 )
 
@@ -39,7 +42,7 @@ func apiServe(t *testing.T, ctx context.Context, c *cli) (string, func() (int, s
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		re := regexp.MustCompile(`msg="serving the verification API" address=(127\.0\.0\.1:\d+)`)
+		re := regexp.MustCompile(`msg="serving the verification API" address=127\.0\.0\.1:\d+ openapi=(https?://127\.0\.0\.1:\d+)/`)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			mu.Lock()
@@ -64,12 +67,27 @@ func apiServe(t *testing.T, ctx context.Context, c *cli) (string, func() (int, s
 	}
 	select {
 	case a := <-addr:
-		return "http://" + a, stop
+		return a, stop
 	case <-time.After(time.Minute):
 		_, l := stop()
 		t.Fatalf("idlink serve logged no verification API address within a minute:\n%s", l)
 	}
 	return "", nil
+}
+
+// apiHTTPClient is a client for the verification API of an `idlink serve` on
+// the local stack: one trusting the stack's CA when serve answers HTTPS
+// (IDLINK_TLS_CERT_FILE), else the default client.
+func apiHTTPClient(t *testing.T) *http.Client {
+	t.Helper()
+	cfg, err := pipeline.LoadConfig(os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.HTTPTLS.On() {
+		return http.DefaultClient
+	}
+	return stacktest.HTTPClient(t, cfg)
 }
 
 // apiCall posts body to base+path with key and returns the status, the
@@ -83,7 +101,7 @@ func apiCall(t *testing.T, ctx context.Context, base, path, key, body string) (i
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := apiHTTPClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,6 +194,7 @@ func privacyAPICalls(t *testing.T, ctx context.Context, c *cli, lines [][]byte, 
 		t.Fatal(err)
 	}
 	base, stop := apiServe(t, ctx, c)
+	client := apiHTTPClient(t)
 	var answers [][]byte
 	post := func(path string, body any) {
 		b, err := json.Marshal(body)
@@ -205,7 +206,7 @@ func privacyAPICalls(t *testing.T, ctx context.Context, c *cli, lines [][]byte, 
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+k.Key)
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
