@@ -12,6 +12,7 @@
 #     idlink-plaintext.env       idlink.env for those listeners (only while they are on)
 #     tls/{ca,server,http,idlink,agency-<agency>}.{crt,key}, server.pem
 #                                the stack's CA and certificates (see tls_setup)
+#     tls-docker/                copies for docker-compose.yml's containers (tls_docker_copy)
 #     kafka/{server.properties,admin.properties,admin-controller.properties,
 #            security.stamp,kafka.log,kafka.pid,data/}
 #     redis/{redis.conf,redis.log,redis.pid,appendonly...,dump.rdb}
