@@ -218,13 +218,21 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // CaughtUp reports whether the group has committed every message currently
-// in topics.
+// in topics. An error the broker calls temporary (a group coordinator not
+// ready or moving, a leader being elected) means "not yet", not an error:
+// the caller asks again.
 func (c *Config) CaughtUp(ctx context.Context, group string, topics []string) (bool, error) {
 	end, err := c.EndOffsets(ctx, topics)
+	if temporary(err) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
 	committed, err := c.CommittedOffsets(ctx, group, topics)
+	if temporary(err) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
