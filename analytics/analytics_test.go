@@ -84,10 +84,11 @@ func TestMigrateIdempotent(t *testing.T) {
 		"doc_person",
 		"document_activity", "document_state", "document_state_from_changes", "document_state_from_events",
 		"documents_now",
-		"event_doc_type_rows", "event_doc_type_rows_from_events", "event_doc_types",
+		"event_doc_types",
 		"event_documents", "event_documents_now",
 		"event_rows", "event_rows_from_events", "events",
-		"identity_changes", "persons_now", "province_codes", "schema_migrations", "service_outcomes", "service_outcomes_from_events",
+		"identity_changes", "persons_now", "province_codes", "report_activations", "report_event_doc_types",
+		"schema_migrations", "service_outcomes", "service_outcomes_from_events",
 	}
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, want %v", tables, want)

@@ -15,8 +15,9 @@
 -- A row is one province-level division of GB/T 2260 as the first two digits
 -- of a region code ('' standing for no region), with its bit in
 -- document_state's province masks: bit i for the (i+1)-th code below. The
--- statements after it read the codes in this order, as
--- (SELECT groupArray(province_code) FROM province_codes).
+-- statements after it read codes and bits as
+-- (SELECT groupArray(province_code) FROM province_codes) and
+-- (SELECT groupArray(province_bit) FROM province_codes).
 CREATE VIEW IF NOT EXISTS province_codes AS
 SELECT code AS province_code, bitShiftLeft(toUInt64(1), toUInt64(position - 1)) AS province_bit
 FROM
@@ -86,192 +87,32 @@ CREATE TABLE IF NOT EXISTS doc_person (
 ) ENGINE = ReplacingMergeTree(revision)
 ORDER BY (doc_token, doc_type);
 
--- Tables the materialized views below keep in step with every insert into
--- the sink's tables; read them through the views further down. Replays and
--- the order of inserts change none of them once merged, and the views read
--- them with FINAL, which folds what merges have not folded yet.
-
--- A row is one accepted event; its copies (one per document and per
--- redelivery) fold into one on merge. Read through the view events.
-CREATE TABLE IF NOT EXISTS event_rows (
-    event_id      String,
-    type          String,
-    agency        String,
-    occurred_at   DateTime,
-    occurred_date Date,
-    tz_offset_s   Int32,
-    region        String,
-    birth_date    String,
-    channel       String,
-    scheme        String,
-    relying_party String,
-    outcome       String,
-    reason        String,
-    retracts      String
-) ENGINE = ReplacingMergeTree
-ORDER BY (type, event_id);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS event_rows_from_events TO event_rows AS
-SELECT event_id, type, agency, occurred_at, occurred_date, tz_offset_s, region, birth_date, channel, scheme,
-    relying_party, outcome, reason, retracts
-FROM event_documents;
-
--- A row is one accepted event and one type of document it named ('' for an
--- event naming none); copies fold on merge. Read through the view
--- event_doc_types.
-CREATE TABLE IF NOT EXISTS event_doc_type_rows (
-    event_id      String,
-    type          String,
-    agency        String,
-    doc_type      String,
-    occurred_date Date,
-    region        String,
-    channel       String,
-    relying_party String,
-    outcome       String,
-    reason        String
-) ENGINE = ReplacingMergeTree
-ORDER BY (type, doc_type, event_id);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS event_doc_type_rows_from_events TO event_doc_type_rows AS
-SELECT event_id, type, agency, doc_type, occurred_date, region, channel, relying_party, outcome, reason
-FROM event_documents;
-
--- A row is one document, named by an event or by an identity change, with
--- aggregate states that merges combine:
---   person_key, person: cityHash64(person_id) and person_id at the latest
---     revision (stored as revision + 1); an event contributes revision 0 and
---     no person, so a document no change named yet has none;
---   uses: bit 1 activated online, 2 activated offline, 4 activated through
---     any other channel (insurance.code_activated), 8 enrolled
---     (insurance.enrolled), 16 rejected (an event with outcome 'rejected');
---   online_provinces, offline_provinces: the province_bit (province_codes)
---     of the first two digits of the regions of its online (offline)
---     activations, OR-ed; a code outside province_codes sets none (see
---     activation_exceptions);
---   first_seen, last_seen: the earliest and latest occurred_at of the events
---     naming it;
---   permit: the type of its latest residence_permit.issued or
---     residence_permit.revoked event by (occurred_at, event_id).
--- Read through the views documents_now and document_activity.
-CREATE TABLE IF NOT EXISTS document_state (
-    doc_type          String,
-    doc_key           UInt64,
-    doc_token         String,
-    person_key        AggregateFunction(argMax, UInt64, UInt64),
-    person            AggregateFunction(argMax, String, UInt64),
-    uses              AggregateFunction(groupBitOr, UInt64),
-    online_provinces  AggregateFunction(groupBitOr, UInt64),
-    offline_provinces AggregateFunction(groupBitOr, UInt64),
-    first_seen        AggregateFunction(minIf, DateTime, UInt8),
-    last_seen         AggregateFunction(maxIf, DateTime, UInt8),
-    permit            AggregateFunction(argMax, String, Tuple(DateTime, String))
-) ENGINE = AggregatingMergeTree
-ORDER BY (doc_type, doc_key, doc_token);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS document_state_from_changes TO document_state AS
-SELECT
-    doc_type,
-    cityHash64(doc_token) AS doc_key,
-    doc_token,
-    argMaxState(cityHash64(person_id), revision + 1) AS person_key,
-    argMaxState(person_id, revision + 1) AS person,
-    groupBitOrState(toUInt64(0)) AS uses,
-    groupBitOrState(toUInt64(0)) AS online_provinces,
-    groupBitOrState(toUInt64(0)) AS offline_provinces,
-    minIfState(occurred_at, toUInt8(0)) AS first_seen,
-    maxIfState(occurred_at, toUInt8(0)) AS last_seen,
-    argMaxState('', (toDateTime(0), '')) AS permit
-FROM doc_person
-GROUP BY doc_type, doc_key, doc_token;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS document_state_from_events TO document_state AS
-SELECT
-    doc_type,
-    cityHash64(doc_token) AS doc_key,
-    doc_token,
-    argMaxState(toUInt64(0), toUInt64(0)) AS person_key,
-    argMaxState('', toUInt64(0)) AS person,
-    groupBitOrState(toUInt64(multiIf(
-        type = 'insurance.code_activated' AND channel = 'online', 1,
-        type = 'insurance.code_activated' AND channel = 'offline', 2,
-        type = 'insurance.code_activated', 4,
-        type = 'insurance.enrolled', 8,
-        0) + if(outcome = 'rejected', 16, 0))) AS uses,
-    groupBitOrState(if(type = 'insurance.code_activated' AND channel = 'online',
-        (if((indexOf((SELECT groupArray(province_code) FROM province_codes), substring(region, 1, 2)) AS province_index) = 0,
-            toUInt64(0), toUInt64(bitShiftLeft(toUInt64(1), province_index - 1))) AS province_bit),
-        toUInt64(0))) AS online_provinces,
-    groupBitOrState(if(type = 'insurance.code_activated' AND channel = 'offline', province_bit, toUInt64(0))) AS offline_provinces,
-    minIfState(occurred_at, toUInt8(1)) AS first_seen,
-    maxIfState(occurred_at, toUInt8(1)) AS last_seen,
-    argMaxState(
-        if(type IN ('residence_permit.issued', 'residence_permit.revoked'), type, ''),
-        if(type IN ('residence_permit.issued', 'residence_permit.revoked'), (occurred_at, event_id), (toDateTime(0), ''))) AS permit
-FROM event_documents
-WHERE doc_token != ''
-GROUP BY doc_type, doc_key, doc_token;
-
--- A row is one document activated through a channel other than online and
--- offline, or in a region whose first two digits are not in province_codes,
--- with that province code and channel (the activations document_state's
--- province masks do not place); copies fold on merge.
-CREATE TABLE IF NOT EXISTS activation_exceptions (
-    doc_type      String,
-    doc_key       UInt64,
-    province_code String,
-    channel       String
-) ENGINE = ReplacingMergeTree
-ORDER BY (doc_type, doc_key, province_code, channel);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS activation_exceptions_from_events TO activation_exceptions AS
-SELECT doc_type, cityHash64(doc_token) AS doc_key, substring(region, 1, 2) AS province_code, channel
-FROM event_documents
-WHERE type = 'insurance.code_activated' AND doc_token != ''
-    AND (channel NOT IN ('online', 'offline')
-        OR NOT has((SELECT groupArray(province_code) FROM province_codes), substring(region, 1, 2)));
-
--- A row is one document a service rejected (outcome 'rejected'), or one
--- document type a service passed or accepted (outcome 'passed' or
--- 'accepted', doc_key 0); the service is the event's relying_party, or its
--- type when it names none. Copies fold on merge.
-CREATE TABLE IF NOT EXISTS service_outcomes (
-    outcome  String,
-    service  String,
-    doc_type String,
-    doc_key  UInt64
-) ENGINE = ReplacingMergeTree
-ORDER BY (outcome, service, doc_type, doc_key);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS service_outcomes_from_events TO service_outcomes AS
-SELECT
-    outcome,
-    if(relying_party != '', relying_party, type) AS service,
-    doc_type,
-    if(outcome = 'rejected', cityHash64(doc_token), toUInt64(0)) AS doc_key
-FROM event_documents
-WHERE outcome IN ('passed', 'accepted', 'rejected') AND doc_token != '';
-
--- The views. Each reads the tables as they are when it runs.
+-- The views analysts query: plain queries over the sink's tables, each
+-- reading them as they are when it runs.
 
 -- A row is one accepted event (replays and an event's documents folded).
 CREATE VIEW IF NOT EXISTS events AS
-SELECT event_id, type, agency, occurred_at, occurred_date, tz_offset_s, region, birth_date, channel, scheme,
+SELECT DISTINCT event_id, type, agency, occurred_at, occurred_date, tz_offset_s, region, birth_date, channel, scheme,
     relying_party, outcome, reason, retracts
-FROM event_rows FINAL;
+FROM event_documents;
 
--- A row is one accepted event and one type of document it named ('' for an
--- event naming none).
+-- A row is one accepted event and one type of document it named, with the
+-- event's fields (an event naming no document has none).
 CREATE VIEW IF NOT EXISTS event_doc_types AS
-SELECT event_id, type, agency, doc_type, occurred_date, region, channel, relying_party, outcome, reason
-FROM event_doc_type_rows FINAL;
+SELECT DISTINCT event_id, type, agency, doc_type, occurred_at, occurred_date, tz_offset_s, region, birth_date, channel,
+    scheme, relying_party, outcome, reason, retracts
+FROM event_documents
+WHERE doc_type != '';
 
--- A row is one document with the person holding it now (a document no
--- identity change has named yet is a person of its own, its person_id its
--- doc_token), its status ('revoked' when its latest residence-permit event
--- by (occurred_at, event_id) is a residence_permit.revoked, else 'active')
--- and the first and last occurred_at of the events naming it (1970-01-01
--- 00:00:00 while no event naming it is stored).
+-- A row is one document, named by an event or by an identity change, with
+-- the person holding it now (the one of its latest revision in doc_person;
+-- a document no change has named yet is a person of its own, its person_id
+-- its doc_token), its status ('revoked' when its latest residence-permit
+-- event by (occurred_at, event_id) is a residence_permit.revoked, else
+-- 'active') and the first and last occurred_at of the events naming it
+-- (1970-01-01 00:00:00 while no event naming it is stored). The branches
+-- of its UNION ALL materialize their constants: ClickHouse 18.16 refuses a
+-- column constant in one branch and not in another.
 CREATE VIEW IF NOT EXISTS documents_now AS
 SELECT
     doc_type,
@@ -285,65 +126,37 @@ FROM
     SELECT
         doc_type,
         doc_token,
-        finalizeAggregation(person) AS latest_person,
-        finalizeAggregation(permit) AS latest_permit,
-        finalizeAggregation(first_seen) AS seen_first,
-        finalizeAggregation(last_seen) AS seen_last
-    FROM document_state FINAL
+        argMax(named_person, named_revision) AS latest_person,
+        argMaxIf(permit_type, permit_order, permit_type != '') AS latest_permit,
+        minIf(seen_at, seen = 1) AS seen_first,
+        maxIf(seen_at, seen = 1) AS seen_last
+    FROM
+    (
+        SELECT
+            doc_type,
+            doc_token,
+            person_id AS named_person,
+            revision + 1 AS named_revision,
+            materialize(toDateTime(0)) AS seen_at,
+            materialize(toUInt8(0)) AS seen,
+            materialize('') AS permit_type,
+            materialize((toDateTime(0), '')) AS permit_order
+        FROM doc_person
+        UNION ALL
+        SELECT
+            doc_type,
+            doc_token,
+            materialize('') AS named_person,
+            materialize(toUInt64(0)) AS named_revision,
+            occurred_at AS seen_at,
+            materialize(toUInt8(1)) AS seen,
+            if(type IN ('residence_permit.issued', 'residence_permit.revoked'), type, '') AS permit_type,
+            (occurred_at, event_id) AS permit_order
+        FROM event_documents
+        WHERE doc_token != ''
+    )
+    GROUP BY doc_type, doc_token
 );
-
--- A row is one document with its type, doc_key, the person_key of the
--- person holding it now (cityHash64(person_id) of documents_now), whether an
--- activation online, offline or through any other channel, an enrolment and
--- an event with outcome 'rejected' named it (1 or 0), and the province codes
--- (and their province_bits OR-ed, online_provinces and offline_provinces) of
--- its online and offline activations that are in province_codes
--- (activation_exceptions holds the others). It tells of each document what
--- the reports would otherwise learn by joining event_documents_now with
--- documents_now.
-CREATE VIEW IF NOT EXISTS document_activity AS
-SELECT
-    doc_type,
-    doc_key,
-    if(latest_key != 0, latest_key, doc_key) AS person_key,
-    toUInt8(bitAnd(use_bits, 1) != 0) AS activated_online,
-    toUInt8(bitAnd(use_bits, 2) != 0) AS activated_offline,
-    toUInt8(bitAnd(use_bits, 4) != 0) AS activated_other,
-    toUInt8(bitAnd(use_bits, 8) != 0) AS enrolled,
-    toUInt8(bitAnd(use_bits, 16) != 0) AS rejected,
-    online_bits AS online_provinces,
-    offline_bits AS offline_provinces,
-    arrayMap(b -> arrayElement((SELECT groupArray(province_code) FROM province_codes), toUInt32(log2(b)) + 1),
-        bitmaskToArray(online_bits)) AS online_province_codes,
-    arrayMap(b -> arrayElement((SELECT groupArray(province_code) FROM province_codes), toUInt32(log2(b)) + 1),
-        bitmaskToArray(offline_bits)) AS offline_province_codes
-FROM
-(
-    SELECT
-        doc_type,
-        doc_key,
-        finalizeAggregation(person_key) AS latest_key,
-        finalizeAggregation(uses) AS use_bits,
-        finalizeAggregation(online_provinces) AS online_bits,
-        finalizeAggregation(offline_provinces) AS offline_bits
-    FROM document_state FINAL
-);
-
--- A row is one activation of activation_exceptions (document, province code,
--- channel) with the person_key of the person holding the document now.
-CREATE VIEW IF NOT EXISTS activation_exceptions_now AS
-SELECT doc_type, doc_key, province_code, channel, person_key
-FROM
-(
-    SELECT DISTINCT doc_type, doc_key, province_code, channel
-    FROM activation_exceptions
-) AS exceptions
-ALL INNER JOIN
-(
-    SELECT doc_type, doc_key, person_key
-    FROM document_activity
-    WHERE (doc_type, doc_key) IN (SELECT doc_type, doc_key FROM activation_exceptions)
-) AS holders USING (doc_type, doc_key);
 
 -- A row is one document an accepted event named, with the event's fields and
 -- the person holding the document now (person_id as in documents_now);
@@ -404,3 +217,201 @@ FROM
     GROUP BY event_id
 )
 WHERE last_kind = 'conflict_held';
+
+-- The fast paths of the reports (analytics/reports/): tables that
+-- materialized views keep in step with every insert into the sink's tables,
+-- and the views the reports read them through. Replays and the order of
+-- inserts change none of them once merged, and the views read them with
+-- FINAL, which folds what merges have not folded yet. Each report's plain
+-- query over the views above is in analytics/sqlcheck/oracle/, which the
+-- tests hold the reports to.
+
+-- A row is one accepted event and one type of document it named ('' for an
+-- event naming none), or, with doc_type '', one activation
+-- (insurance.code_activated) itself; with the fields the reports group by
+-- and event_key = cityHash64(event_id). Copies fold on merge. Read through
+-- the views report_event_doc_types and report_activations.
+CREATE TABLE IF NOT EXISTS event_rows (
+    type          String,
+    doc_type      String,
+    event_key     UInt64,
+    occurred_date Date,
+    region        String,
+    channel       String,
+    relying_party String,
+    outcome       String,
+    reason        String
+) ENGINE = ReplacingMergeTree
+ORDER BY (type, doc_type, event_key);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS event_rows_from_events TO event_rows AS
+SELECT
+    type,
+    arrayJoin(if(type = 'insurance.code_activated' AND doc_type != '', [doc_type, ''], [doc_type])) AS doc_type,
+    cityHash64(event_id) AS event_key,
+    occurred_date, region, channel, relying_party, outcome, reason
+FROM event_documents;
+
+-- A row is one document, named by an event or by an identity change, with
+-- aggregate states that merges combine:
+--   person_key: cityHash64(person_id) at the latest revision (stored as
+--     revision + 1); an event contributes 0 at revision 0, so a document no
+--     change named yet has 0;
+--   uses: bit 1 activated online, 2 activated offline, 4 activated through
+--     any other channel (insurance.code_activated), 8 enrolled
+--     (insurance.enrolled), 16 rejected (an event with outcome 'rejected');
+--   online_provinces, offline_provinces: the province_bit (province_codes)
+--     of the first two digits of the regions of its online (offline)
+--     activations, OR-ed; a code outside province_codes sets none (see
+--     activation_exceptions).
+-- Read through the view document_activity.
+CREATE TABLE IF NOT EXISTS document_state (
+    doc_type          String,
+    doc_key           UInt64,
+    person_key        AggregateFunction(argMax, UInt64, UInt64),
+    uses              AggregateFunction(groupBitOr, UInt64),
+    online_provinces  AggregateFunction(groupBitOr, UInt64),
+    offline_provinces AggregateFunction(groupBitOr, UInt64)
+) ENGINE = AggregatingMergeTree
+ORDER BY (doc_type, doc_key);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS document_state_from_changes TO document_state AS
+SELECT
+    doc_type,
+    cityHash64(doc_token) AS doc_key,
+    argMaxState(cityHash64(person_id), revision + 1) AS person_key,
+    groupBitOrState(toUInt64(0)) AS uses,
+    groupBitOrState(toUInt64(0)) AS online_provinces,
+    groupBitOrState(toUInt64(0)) AS offline_provinces
+FROM doc_person
+GROUP BY doc_type, doc_key;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS document_state_from_events TO document_state AS
+SELECT
+    doc_type,
+    cityHash64(doc_token) AS doc_key,
+    argMaxState(toUInt64(0), toUInt64(0)) AS person_key,
+    groupBitOrState(toUInt64(multiIf(
+        type = 'insurance.code_activated' AND channel = 'online', 1,
+        type = 'insurance.code_activated' AND channel = 'offline', 2,
+        type = 'insurance.code_activated', 4,
+        type = 'insurance.enrolled', 8,
+        0) + if(outcome = 'rejected', 16, 0))) AS uses,
+    groupBitOrState(if(type = 'insurance.code_activated' AND channel = 'online',
+        (transform(substring(region, 1, 2),
+            (SELECT groupArray(province_code) FROM province_codes), (SELECT groupArray(province_bit) FROM province_codes),
+            toUInt64(0)) AS province_bit),
+        toUInt64(0))) AS online_provinces,
+    groupBitOrState(if(type = 'insurance.code_activated' AND channel = 'offline', province_bit, toUInt64(0))) AS offline_provinces
+FROM event_documents
+WHERE doc_token != ''
+GROUP BY doc_type, doc_key;
+
+-- A row is one document activated through a channel other than online and
+-- offline, or in a region whose first two digits are not in province_codes,
+-- with that province code and channel (the activations document_state's
+-- province masks do not place); copies fold on merge.
+CREATE TABLE IF NOT EXISTS activation_exceptions (
+    doc_type      String,
+    doc_key       UInt64,
+    province_code String,
+    channel       String
+) ENGINE = ReplacingMergeTree
+ORDER BY (doc_type, doc_key, province_code, channel);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS activation_exceptions_from_events TO activation_exceptions AS
+SELECT doc_type, cityHash64(doc_token) AS doc_key, substring(region, 1, 2) AS province_code, channel
+FROM event_documents
+WHERE type = 'insurance.code_activated' AND doc_token != ''
+    AND (channel NOT IN ('online', 'offline')
+        OR transform(substring(region, 1, 2),
+            (SELECT groupArray(province_code) FROM province_codes), (SELECT groupArray(province_bit) FROM province_codes),
+            toUInt64(0)) = 0);
+
+-- A row is one document a service rejected (outcome 'rejected'), or one
+-- document type a service passed or accepted (outcome 'passed' or
+-- 'accepted', doc_key 0); the service is the event's relying_party, or its
+-- type when it names none. Copies fold on merge.
+CREATE TABLE IF NOT EXISTS service_outcomes (
+    outcome  String,
+    service  String,
+    doc_type String,
+    doc_key  UInt64
+) ENGINE = ReplacingMergeTree
+ORDER BY (outcome, service, doc_type, doc_key);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS service_outcomes_from_events TO service_outcomes AS
+SELECT
+    outcome,
+    if(relying_party != '', relying_party, type) AS service,
+    doc_type,
+    if(outcome = 'rejected', cityHash64(doc_token), toUInt64(0)) AS doc_key
+FROM event_documents
+WHERE outcome IN ('passed', 'accepted', 'rejected') AND doc_token != '';
+
+-- A row is one accepted event and one type of document it named, with the
+-- fields the reports group by.
+CREATE VIEW IF NOT EXISTS report_event_doc_types AS
+SELECT type, doc_type, event_key, occurred_date, region, channel, relying_party, outcome, reason
+FROM event_rows FINAL
+WHERE doc_type != '';
+
+-- A row is one accepted activation (insurance.code_activated), with the
+-- fields the reports group by.
+CREATE VIEW IF NOT EXISTS report_activations AS
+SELECT event_key, occurred_date, region, channel
+FROM event_rows FINAL
+WHERE type = 'insurance.code_activated' AND doc_type = '';
+
+-- A row is one document with its type, doc_key, the person_key of the
+-- person holding it now (cityHash64(person_id) of documents_now), whether an
+-- activation online, offline or through any other channel, an enrolment and
+-- an event with outcome 'rejected' named it (1 or 0), and the province codes
+-- (and their province_bits OR-ed, online_provinces and offline_provinces) of
+-- its online and offline activations that are in province_codes
+-- (activation_exceptions holds the others). It tells of each document what
+-- the reports would otherwise learn by joining event_documents_now with
+-- documents_now.
+CREATE VIEW IF NOT EXISTS document_activity AS
+SELECT
+    doc_type,
+    doc_key,
+    if(latest_key != 0, latest_key, doc_key) AS person_key,
+    toUInt8(bitAnd(use_bits, 1) != 0) AS activated_online,
+    toUInt8(bitAnd(use_bits, 2) != 0) AS activated_offline,
+    toUInt8(bitAnd(use_bits, 4) != 0) AS activated_other,
+    toUInt8(bitAnd(use_bits, 8) != 0) AS enrolled,
+    toUInt8(bitAnd(use_bits, 16) != 0) AS rejected,
+    online_bits AS online_provinces,
+    offline_bits AS offline_provinces,
+    arrayMap(b -> arrayElement((SELECT groupArray(province_code) FROM province_codes), toUInt32(log2(b)) + 1),
+        bitmaskToArray(online_bits)) AS online_province_codes,
+    arrayMap(b -> arrayElement((SELECT groupArray(province_code) FROM province_codes), toUInt32(log2(b)) + 1),
+        bitmaskToArray(offline_bits)) AS offline_province_codes
+FROM
+(
+    SELECT
+        doc_type,
+        doc_key,
+        finalizeAggregation(person_key) AS latest_key,
+        finalizeAggregation(uses) AS use_bits,
+        finalizeAggregation(online_provinces) AS online_bits,
+        finalizeAggregation(offline_provinces) AS offline_bits
+    FROM document_state FINAL
+);
+
+-- A row is one activation of activation_exceptions (document, province code,
+-- channel) with the person_key of the person holding the document now.
+CREATE VIEW IF NOT EXISTS activation_exceptions_now AS
+SELECT doc_type, doc_key, province_code, channel, person_key
+FROM
+(
+    SELECT DISTINCT doc_type, doc_key, province_code, channel
+    FROM activation_exceptions
+) AS exceptions
+ALL INNER JOIN
+(
+    SELECT doc_type, doc_key, person_key
+    FROM document_activity
+    WHERE (doc_type, doc_key) IN (SELECT doc_type, doc_key FROM activation_exceptions)
+) AS holders USING (doc_type, doc_key);

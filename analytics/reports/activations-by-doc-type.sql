@@ -13,7 +13,7 @@ SELECT doc_type, channel, sum(events) AS events, sum(persons) AS persons
 FROM
 (
     SELECT doc_type, channel, count() AS events, toUInt64(0) AS persons
-    FROM event_doc_types
+    FROM report_event_doc_types
     WHERE type = 'insurance.code_activated'
     GROUP BY doc_type, channel
     UNION ALL

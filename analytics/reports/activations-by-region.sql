@@ -28,8 +28,7 @@ SELECT
 FROM
 (
     SELECT substring(region, 1, 2) AS province_code, channel, count() AS events, toUInt64(0) AS persons
-    FROM events
-    WHERE type = 'insurance.code_activated'
+    FROM report_activations
     GROUP BY province_code, channel
     UNION ALL
     SELECT province_code, channel, toUInt64(0) AS events, persons

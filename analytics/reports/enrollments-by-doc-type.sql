@@ -10,7 +10,7 @@ SELECT doc_type, sum(events) AS events, sum(persons) AS persons
 FROM
 (
     SELECT doc_type, count() AS events, toUInt64(0) AS persons
-    FROM event_doc_types
+    FROM report_event_doc_types
     WHERE type = 'insurance.enrolled'
     GROUP BY doc_type
     UNION ALL
