@@ -9,7 +9,8 @@ import (
 )
 
 // Benchmark helpers: `make bench` and BenchmarkReports use them to fill a
-// throw-away database with a big synthetic dataset and time every report.
+// throw-away database with a big synthetic dataset and time every report;
+// cmd/idlink-bench runs the same SyntheticSQL in chdb for the current engine.
 
 // SeedSynthetic adds events synthetic agency events (and the identity changes
 // of their persons) to the store's tables, generated inside ClickHouse by
@@ -107,6 +108,38 @@ WHERE %s`, insertDocPerson, tok("p", "j"), typ("p", "j"), owner, rev, rev, perso
 		docsSQL("1", "p", "1"),             // every document's created change
 		docsSQL("p % 7 = 1", "p - 1", "2"), // merges, a later revision
 	}
+}
+
+// OptimizeTables merges every MergeTree table of the store's database into
+// one part per partition (OPTIMIZE TABLE ... FINAL), as background merges
+// leave them once a bulk load has settled, and returns how many it merged.
+func (s *Store) OptimizeTables(ctx context.Context) (int, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' ORDER BY name")
+	if err != nil {
+		return 0, s.wrapConnErr("listing the tables of ClickHouse database "+s.db, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("listing the tables of ClickHouse database %s: %w", s.db, err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, s.wrapConnErr("listing the tables of ClickHouse database "+s.db, err)
+	}
+	for _, t := range tables {
+		if !identRE.MatchString(t) {
+			return 0, fmt.Errorf("table name %q of ClickHouse database %s is not a plain identifier", t, s.db)
+		}
+		if err := s.conn.Exec(ctx, "OPTIMIZE TABLE `"+t+"` FINAL"); err != nil {
+			return 0, s.wrapConnErr("merging ClickHouse table "+s.db+"."+t, err)
+		}
+	}
+	return len(tables), nil
 }
 
 // ReportTiming is how long one report took.

@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("a figure is missing although no phase was skipped: %q", last)
 	}
 	for _, want := range []string{"produce_events_per_s=", "resolution_events_per_s=", "analytics_events_per_s=", "peak_rss_mib=",
-		"redis_bytes_per_doc=", "sink_insert_events_per_s=", "report_max_ms=", "api_verify_per_s=", "api_verify_p99_ms="} {
+		"redis_bytes_per_doc=", "sink_insert_events_per_s=", "report_1816_max_ms=", "report_current_max_ms=", "api_verify_per_s=", "api_verify_p99_ms="} {
 		if !strings.Contains(out.String(), "\n"+want) {
 			t.Errorf("output lacks %s\n%s", want, out.String())
 		}

@@ -14,7 +14,9 @@
 //   - baseline: a deliberately naive resolver and sink kept here, one event at
 //     a time, one Redis command per round trip, one INSERT per 100 events;
 //   - produce-to-resolved latency at a steady rate, the resolver in-process;
-//   - every report's latency over a large synthetic table;
+//   - every report's latency over a large synthetic dataset, on the stack's
+//     ClickHouse 18.16 (phase reports) and on the current engine in chdb
+//     (phase reports-current, python3 with chdb);
 //   - the verification API (verify.Open, audit on): calls per second from
 //     -api-clients keep-alive clients, and latency at a steady -api-rate;
 //   - optionally (-profile-dir) a CPU profile of both consumers in-process.
@@ -54,13 +56,14 @@ const (
 	phaseBaseline = "baseline"
 	phaseLatency  = "latency"
 	phaseReports  = "reports"
+	phaseCurrent  = "reports-current"
 	phaseWhy      = "why"
 	phaseAPI      = "api"
 )
 
 // allPhases lists the phases -skip accepts.
 func allPhases() []string {
-	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseWhy, phaseAPI}
+	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseCurrent, phaseWhy, phaseAPI}
 }
 
 // options are the command-line flags.
@@ -99,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.latencySeconds, "latency-seconds", 10, "how long the latency phase produces at -rate")
 	fs.DurationVar(&o.latencyMaxWait, "latency-max-wait", 25*time.Millisecond,
 		"batch gathering window of the resolver in the latency phase (0: the resolver's own setting, as `idlink run` uses)")
-	fs.IntVar(&o.reportRows, "report-rows", 0, "synthetic events seeded for the report timings (default 10*n, at least 100000)")
+	fs.IntVar(&o.reportRows, "report-rows", 0, "synthetic events seeded for the report timings on each engine (default 10*n, at least 100000)")
 	fs.IntVar(&o.reportRuns, "report-runs", 3, "runs of each report (best and median are printed)")
 	fs.StringVar(&o.idlink, "idlink", "", "idlink binary to run as the consumer process (default: go build ./cmd/idlink into a temporary directory)")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, also run both consumers in-process over the data set and write CPU and heap profiles here")
@@ -194,6 +197,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseBaseline, b.baseline},
 		{phaseLatency, b.latency},
 		{phaseReports, b.reports},
+		{phaseCurrent, b.reportsCurrent},
 		{phaseWhy, b.why},
 		{phaseAPI, b.api},
 	}
