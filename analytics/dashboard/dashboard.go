@@ -53,8 +53,7 @@ type ReportSource interface {
 	Report(ctx context.Context, name string) ([]analytics.Row, error)
 }
 
-// reportTimeout bounds one report query (the reports take well under a
-// second on 10M events).
+// reportTimeout bounds one report query.
 const reportTimeout = 30 * time.Second
 
 // contentSecurityPolicy lets the page load only from this server.
