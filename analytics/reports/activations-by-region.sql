@@ -45,6 +45,7 @@ FROM
             (
                 SELECT person_key, groupBitOr(online_provinces) AS person_online, groupBitOr(offline_provinces) AS person_offline
                 FROM document_activity
+                WHERE online_provinces != 0 OR offline_provinces != 0
                 GROUP BY person_key
             )
             ARRAY JOIN bitmaskToArray(bitOr(person_online, person_offline)) AS province_bit
