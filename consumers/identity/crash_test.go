@@ -170,3 +170,29 @@ func TestGrowingWritesOnlyNewPointers(t *testing.T) {
 		t.Fatalf("after growing: %+v and %+v", pa, pb)
 	}
 }
+
+// TestRedeliveryRevisesAbove: a batch published and then lost before its
+// commit comes back with another event; the states it publishes then carry
+// a higher revision than the lost attempt's, so a consumer keeping the
+// latest revision per document keeps the newer state.
+func TestRedeliveryRevisesAbove(t *testing.T) {
+	h := newHarness(t)
+	crashing := New(&crashStore{memHandle: h.mem.handle(), keep: func(*Writes) *Writes { return &Writes{} }}, h.codec, h.pub, Options{Topics: h.res.o.Topics})
+	if err := crashing.Handle(context.Background(), h.msgs(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}})); err == nil {
+		t.Fatal("the crashing store committed")
+	}
+	first := h.changes()
+	h.mem.locks = map[string]*memOwner{} // a killed process's locks expire
+	h.feed(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}}, tev{id: "e2", at: 2, docs: []string{"M1", "P1"}})
+	all := h.changes()
+	var lost, again int64
+	for _, c := range first {
+		lost = max(lost, c.Revision)
+	}
+	for _, c := range all[len(first):] {
+		again = max(again, c.Revision)
+	}
+	if len(first) == 0 || again <= lost {
+		t.Fatalf("the lost attempt published revision %d, the redelivery %d: want it higher", lost, again)
+	}
+}

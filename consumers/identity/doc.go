@@ -37,6 +37,10 @@
 //     pointers again. A unit goes ahead only if it got all its locks and no
 //     pointer moved since plan (another process resolved it in between);
 //     the others wait for the next round, their locks released now.
+//     A round that goes ahead takes a revision number (Store.NextRevision,
+//     larger than any handed out before): every cluster it writes gets a
+//     revision at least that, so an attempt after a crash never publishes
+//     another state under an earlier attempt's revision.
 //  3. resolve (resolveUnits, resolve): per unit, on every CPU: load the
 //     blobs (loadClusters), add the unit's events (grow: in place, or
 //     absorbing several clusters into one), check for pointers a crash

@@ -11,12 +11,20 @@ import (
 // several resolvers can share one memStore like processes share Redis.
 type memStore struct {
 	mu        sync.Mutex
+	rev       int64
 	kv        map[string]string
 	conflicts map[string][]byte
 	locks     map[string]*memOwner
 }
 
 type memOwner struct{}
+
+func (m *memHandle) NextRevision(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	return m.rev, nil
+}
 
 type memHandle struct {
 	*memStore

@@ -154,7 +154,7 @@ func TestGrowAndStale(t *testing.T) {
 		t.Fatalf("two clusters absorb into c1: %+v, %d events", g2.base.ID, len(g2.base.Events))
 	}
 	var w = newWrites()
-	if err := g2.recordCluster(w, false); err != nil {
+	if err := g2.recordCluster(w, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if w.Clusters["c1"] == nil || !slices.Equal(w.DelClusters, []string{"c2"}) || w.Docs[tok("P1")] != "c1" || w.Events["a"] != "c1" {

@@ -244,7 +244,14 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 		return nil, err
 	}
 	ready, deferred, held := p.admit(got, docNow, evNow)
-	w, out, err := r.resolveUnits(ready, blobs, p.docCID, p.evCID)
+	var rev int64
+	if len(ready) > 0 {
+		if rev, err = r.store.NextRevision(ctx); err != nil {
+			_ = r.store.Release(context.WithoutCancel(ctx), taken(p.locks, got))
+			return nil, err
+		}
+	}
+	w, out, err := r.resolveUnits(ready, blobs, p.docCID, p.evCID, rev)
 	if err != nil {
 		_ = r.store.Release(context.WithoutCancel(ctx), taken(p.locks, got))
 		return nil, err
@@ -449,7 +456,7 @@ func splitLocks(locks []string, got, held map[string]bool) (unlock, release []st
 // resolveUnits is the resolve phase. Units are independent (no two share a
 // cluster, token or event): they are resolved on every CPU, each worker
 // collecting its writes, which are merged into one Writes.
-func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, evCID map[string]string) (*Writes, []kafka.Message, error) {
+func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, evCID map[string]string, rev int64) (*Writes, []kafka.Message, error) {
 	type result struct {
 		msgs []kafka.Message
 		err  error
@@ -466,7 +473,7 @@ func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, 
 			ws[worker] = newWritesFor(n)
 		}
 		res := &results[i]
-		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, ws[worker])
+		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, rev, ws[worker])
 	})
 	var w *Writes
 	for _, o := range ws {
@@ -521,7 +528,7 @@ type grown struct {
 
 // resolve applies a unit's events to its clusters (locked and loaded) and
 // records the writes; it returns the identity-change messages.
-func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[string]string, w *Writes) ([]kafka.Message, error) {
+func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[string]string, rev int64, w *Writes) ([]kafka.Message, error) {
 	olds, err := loadClusters(u, blobs)
 	if err != nil {
 		return nil, err
@@ -531,7 +538,7 @@ func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[s
 	if g.added == 0 && !g.renamed && !stale {
 		return nil, nil // every event was a replay: nothing changes
 	}
-	if err := g.recordCluster(w, stale); err != nil {
+	if err := g.recordCluster(w, stale, rev); err != nil {
 		return nil, err
 	}
 	before, out, err := g.replay(blobs)
@@ -635,13 +642,16 @@ func (g *grown) stale(u *unit, docCID, evCID map[string]string) bool {
 	return false
 }
 
-// recordCluster records the new blob (one revision up), the deletion of the
+// recordCluster records the new blob (a revision above the old ones and at
+// least least, the round's NextRevision: so a batch redelivered after a
+// crash, which may hold other events, never publishes a different state
+// under the revision an earlier attempt used), the deletion of the
 // clusters absorbed, and the pointers: a renamed cluster, or one a crash
 // left half written, rewrites all of them; otherwise only the new documents
 // and events need one (earlier ones were written when they arrived).
-func (g *grown) recordCluster(w *Writes, stale bool) error {
+func (g *grown) recordCluster(w *Writes, stale bool, least int64) error {
 	base := g.base
-	base.Rev = g.rev + 1
+	base.Rev = max(g.rev+1, least)
 	blob, err := base.MarshalBinary()
 	if err != nil {
 		return err

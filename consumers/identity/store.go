@@ -73,6 +73,9 @@ type Store interface {
 	ClusterOf(ctx context.Context, kind, id string) (cid string, blob []byte, err error)
 	// Conflicts returns every held conflict record.
 	Conflicts(ctx context.Context) (map[string][]byte, error)
+	// NextRevision returns a number larger than every one it returned
+	// before, to any process: the least revision a round may write.
+	NextRevision(ctx context.Context) (int64, error)
 }
 
 // RedisStore keeps resolver state in Redis (a single server or a Cluster).
@@ -88,6 +91,7 @@ type Store interface {
 //	P c:<id>     string cluster blob (see MarshalBinary)
 //	P locks      hash  lock name -> "owner:deadline in ms"; a lock guards a bucket of clusters
 //	P conflicts  hash  event id -> conflict record
+//	P rev        string the last revision number handed out (NextRevision)
 //
 // Every command and script touches one key, so the layout runs on Redis
 // Cluster.
@@ -605,6 +609,15 @@ func (s *RedisStore) ClusterOf(ctx context.Context, kind, id string) (string, []
 		return "", nil, fmt.Errorf("reading cluster %s from redis: %w", cid, err)
 	}
 	return cid, b, nil
+}
+
+// NextRevision implements Store (an INCR of P rev).
+func (s *RedisStore) NextRevision(ctx context.Context) (int64, error) {
+	n, err := s.rdb.Incr(ctx, s.prefix+"rev").Result()
+	if err != nil {
+		return 0, fmt.Errorf("taking a revision number in redis: %w", err)
+	}
+	return n, nil
 }
 
 // Conflicts implements Store.
