@@ -79,6 +79,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	want := []string{
 		"activation_exceptions", "activation_exceptions_from_events", "activation_exceptions_now",
+		"activation_rows", "activation_rows_from_events",
 		"audit_lookups", // 0005
 		"conflicts_now",
 		"doc_person",

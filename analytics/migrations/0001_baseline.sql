@@ -227,16 +227,14 @@ WHERE last_kind = 'conflict_held';
 -- tests hold the reports to.
 
 -- A row is one accepted event and one type of document it named ('' for an
--- event naming none), or, with doc_type '', one activation
--- (insurance.code_activated) itself; with the fields the reports group by
--- and event_key = cityHash64(event_id). Copies fold on merge. Read through
--- the views report_event_doc_types and report_activations.
+-- event naming none), with the fields the reports group by and event_key =
+-- cityHash64(event_id); copies fold on merge. Read through the view
+-- report_event_doc_types.
 CREATE TABLE IF NOT EXISTS event_rows (
     type          String,
     doc_type      String,
     event_key     UInt64,
     occurred_date Date,
-    region        String,
     channel       String,
     relying_party String,
     outcome       String,
@@ -245,12 +243,24 @@ CREATE TABLE IF NOT EXISTS event_rows (
 ORDER BY (type, doc_type, event_key);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_rows_from_events TO event_rows AS
-SELECT
-    type,
-    arrayJoin(if(type = 'insurance.code_activated' AND doc_type != '', [doc_type, ''], [doc_type])) AS doc_type,
-    cityHash64(event_id) AS event_key,
-    occurred_date, region, channel, relying_party, outcome, reason
+SELECT type, doc_type, cityHash64(event_id) AS event_key, occurred_date, channel, relying_party, outcome, reason
 FROM event_documents;
+
+-- A row is one accepted activation (insurance.code_activated) with the
+-- fields activations-by-region groups by and event_key =
+-- cityHash64(event_id); copies (one per document and per redelivery) fold
+-- on merge. Read through the view report_activations.
+CREATE TABLE IF NOT EXISTS activation_rows (
+    event_key UInt64,
+    region    String,
+    channel   String
+) ENGINE = ReplacingMergeTree
+ORDER BY event_key;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS activation_rows_from_events TO activation_rows AS
+SELECT cityHash64(event_id) AS event_key, region, channel
+FROM event_documents
+WHERE type = 'insurance.code_activated';
 
 -- A row is one document, named by an event or by an identity change, with
 -- aggregate states that merges combine:
@@ -352,16 +362,15 @@ WHERE outcome IN ('passed', 'accepted', 'rejected') AND doc_token != '';
 -- A row is one accepted event and one type of document it named, with the
 -- fields the reports group by.
 CREATE VIEW IF NOT EXISTS report_event_doc_types AS
-SELECT type, doc_type, event_key, occurred_date, region, channel, relying_party, outcome, reason
+SELECT type, doc_type, event_key, occurred_date, channel, relying_party, outcome, reason
 FROM event_rows FINAL
 WHERE doc_type != '';
 
 -- A row is one accepted activation (insurance.code_activated), with the
 -- fields the reports group by.
 CREATE VIEW IF NOT EXISTS report_activations AS
-SELECT event_key, occurred_date, region, channel
-FROM event_rows FINAL
-WHERE type = 'insurance.code_activated' AND doc_type = '';
+SELECT event_key, region, channel
+FROM activation_rows FINAL;
 
 -- A row is one document with its type, doc_key, the person_key of the
 -- person holding it now (cityHash64(person_id) of documents_now), whether an
