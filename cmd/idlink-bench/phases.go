@@ -38,6 +38,9 @@ func (b *bench) produce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The figure is the producer's rate, not the machine's leftovers from
+	// what ran before (make test, topic creation): wait for quiet first.
+	b.settle(ctx, "produce")
 	start = time.Now()
 	res, err := p.ProduceFile(ctx, bytes.NewReader(input), "idlink-bench")
 	if cerr := p.Close(); err == nil && cerr != nil {
