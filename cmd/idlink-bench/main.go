@@ -59,11 +59,12 @@ const (
 	phaseCurrent  = "reports-current"
 	phaseWhy      = "why"
 	phaseAPI      = "api"
+	phaseHub      = "hub"
 )
 
 // allPhases lists the phases -skip accepts.
 func allPhases() []string {
-	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseCurrent, phaseWhy, phaseAPI}
+	return []string{phaseE2E, phaseStages, phaseRaw, phaseSink, phaseBaseline, phaseLatency, phaseReports, phaseCurrent, phaseWhy, phaseAPI, phaseHub}
 }
 
 // options are the command-line flags.
@@ -88,6 +89,10 @@ type options struct {
 	apiClients     int
 	apiRate        int
 	apiSeconds     float64
+	hubChain       int
+	hubRate        int
+	hubLatencyRate int
+	hubSeconds     float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -115,6 +120,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.apiClients, "api-clients", 64, "concurrent keep-alive clients of the api phase")
 	fs.IntVar(&o.apiRate, "api-rate", 5000, "steady call rate of the api phase's latency, calls/s")
 	fs.Float64Var(&o.apiSeconds, "api-seconds", 10, "how long each part of the api phase calls")
+	fs.IntVar(&o.hubChain, "hub-chain", 0, "conflicting events in the hub phase's chain, one cluster (default n/20, at most 20000)")
+	fs.IntVar(&o.hubRate, "hub-rate", 200, "rate at which the hub phase's ordinary and chain events trickle in, events/s")
+	fs.IntVar(&o.hubLatencyRate, "hub-latency-rate", 1000, "steady rate of the hub phase's latency traffic, events/s")
+	fs.Float64Var(&o.hubSeconds, "hub-seconds", 20, "how long the hub phase's ordinary trickle and each latency run last")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,6 +140,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.sinkN = min(max(o.sinkN, 1), o.n)
 	if o.apiN < 1 || o.apiClients < 1 || o.apiRate < 1 || o.apiSeconds <= 0 {
 		return nil, cli.Usagef("-api-n, -api-clients, -api-rate and -api-seconds must be positive")
+	}
+	if o.hubChain == 0 {
+		o.hubChain = min(o.n/20, 20_000)
+	}
+	if o.hubChain < 1 || o.hubRate < 1 || o.hubLatencyRate < 1 || o.hubSeconds <= 0 {
+		return nil, cli.Usagef("-hub-chain, -hub-rate, -hub-latency-rate and -hub-seconds must be positive")
 	}
 	if o.settleMax < 0 {
 		return nil, cli.Usagef("-settle-max must be 0 (no wait) or positive, got %s", o.settleMax)
@@ -200,6 +215,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseCurrent, b.reportsCurrent},
 		{phaseWhy, b.why},
 		{phaseAPI, b.api},
+		{phaseHub, b.hub},
 	}
 	for _, s := range steps {
 		if b.opts.skip[s.phase] {
