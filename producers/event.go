@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idlink/idlink/documents"
@@ -292,40 +293,133 @@ func maskDigits(s string) string {
 	return string(b)
 }
 
-// Redact returns a copy of an event line that is safe to publish: when it
-// parses, every document number is replaced by its token (or masked if its
-// type is unknown); otherwise every digit is masked.
-func Redact(line []byte, in *Input, ps *Pseudonymizer) []byte {
+// Redact returns a copy of an event line that is safe to publish on the
+// dead-letter topic: it holds no document number, whatever the line's shape.
+// When the line is a JSON object, the contract's fields event_id, type,
+// agency, occurred_at and region (strings), person's name and birth_date
+// (strings) and attrs (a string map) are kept as a valid event publishes
+// them; each document's number becomes "token:" and its token when its type
+// is known, and is masked otherwise. Every other value is masked: keys the
+// contract does not name (in any case), a document's other keys, fields of
+// the wrong JSON type. A line that is not a JSON object is masked whole.
+// Masking replaces every letter and digit with '#'.
+func Redact(line []byte, ps *Pseudonymizer) []byte {
 	if len(line) > 64<<10 {
 		line = line[:64<<10]
 	}
-	if in == nil {
-		return []byte(maskDigits(string(line)))
-	}
 	var generic map[string]any
-	if err := json.Unmarshal(line, &generic); err != nil {
-		return []byte(maskDigits(string(line)))
+	if err := json.Unmarshal(line, &generic); err != nil || generic == nil {
+		return []byte(maskAll(string(line)))
 	}
-	if docs, ok := generic["documents"].([]any); ok {
-		for _, x := range docs {
-			d, ok := x.(map[string]any)
-			if !ok {
+	out := make(map[string]any, len(generic))
+	for k, v := range generic {
+		switch k {
+		case "event_id", "type", "agency", "occurred_at", "region":
+			if s, ok := v.(string); ok {
+				out[k] = s
 				continue
 			}
-			ts, _ := d["type"].(string)
-			num, _ := d["number"].(string)
-			if t, ok := documents.ParseType(ts); ok && num != "" {
-				d["number"] = "token:" + ps.Token(t, documents.Normalize(t, num))
-			} else {
-				d["number"] = maskDigits(num)
+		case "person":
+			if m, ok := v.(map[string]any); ok {
+				out[k] = redactObject(m, func(k string, v any) (any, bool) {
+					s, ok := v.(string)
+					return s, ok && (k == "name" || k == "birth_date")
+				})
+				continue
+			}
+		case "attrs":
+			if m, ok := v.(map[string]any); ok {
+				out[k] = redactObject(m, func(_ string, v any) (any, bool) {
+					s, ok := v.(string)
+					return s, ok
+				})
+				continue
+			}
+		case "documents":
+			if list, ok := v.([]any); ok {
+				docs := make([]any, len(list))
+				for i, x := range list {
+					docs[i] = redactDocument(x, ps)
+				}
+				out[k] = docs
+				continue
 			}
 		}
-	} else if _, ok := generic["documents"]; ok {
-		generic["documents"] = maskDigits(fmt.Sprint(generic["documents"]))
+		addMasked(out, k, v)
 	}
-	out, err := json.Marshal(generic)
+	b, err := json.Marshal(out)
 	if err != nil {
-		return []byte(maskDigits(string(line)))
+		return []byte(maskAll(string(line)))
+	}
+	return b
+}
+
+// redactDocument is one element of documents, redacted: its number as a
+// token (its type known) or masked, its type kept, anything else masked.
+func redactDocument(x any, ps *Pseudonymizer) any {
+	d, ok := x.(map[string]any)
+	if !ok {
+		return maskValue(x)
+	}
+	ts, _ := d["type"].(string)
+	t, known := documents.ParseType(ts)
+	return redactObject(d, func(k string, v any) (any, bool) {
+		s, ok := v.(string)
+		switch {
+		case !ok:
+			return nil, false
+		case k == "type":
+			return s, true
+		case k == "number" && known && s != "":
+			return "token:" + ps.Token(t, documents.Normalize(t, s)), true
+		}
+		return nil, false
+	})
+}
+
+// redactObject copies m, keeping what keep says to keep (and how), masking
+// the rest.
+func redactObject(m map[string]any, keep func(k string, v any) (any, bool)) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if kept, ok := keep(k, v); ok {
+			out[k] = kept
+			continue
+		}
+		addMasked(out, k, v)
 	}
 	return out
+}
+
+// addMasked puts v masked under k masked, unless a kept or earlier masked
+// entry has that name already.
+func addMasked(out map[string]any, k string, v any) {
+	mk := maskAll(k)
+	if _, taken := out[mk]; !taken {
+		out[mk] = maskValue(v)
+	}
+}
+
+// maskValue is v as JSON text, masked.
+func maskValue(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "#"
+	}
+	return maskAll(string(b))
+}
+
+// maskAll replaces every letter and digit with '#' (and bytes that are not
+// UTF-8 with U+FFFD).
+func maskAll(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsNumber(r) {
+			b.WriteByte('#')
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

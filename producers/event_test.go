@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/idlink/idlink/documents"
 	"github.com/idlink/idlink/schemas"
@@ -151,16 +153,120 @@ func TestToken(t *testing.T) {
 	}
 }
 
+// TestRedact: the dead-letter copy of a line holds no document number,
+// whatever the line's shape (every case below was a line whose copy once
+// carried its number verbatim); known documents' numbers become their
+// tokens, and the contract's other fields are kept.
 func TestRedact(t *testing.T) {
 	ps := NewPseudonymizer([]byte("k"))
-	raw := line("residence_permit.issued", "mps", doc("residence_permit", "820000199002110019")+","+doc("fax", "H99887766"), "")
-	in, _ := Parse(raw)
-	out := string(Redact(raw, in, ps))
-	if strings.Contains(out, "820000199002110019") || strings.Contains(out, "99887766") {
-		t.Fatalf("redacted payload leaks a number: %s", out)
+	head := `{"event_id":"k1","type":"travel_permit.issued","agency":"nia","occurred_at":"2025-01-01T00:00:00Z"`
+	cases := []struct {
+		name, line string
+		secret     []string // numbers that must not survive
+		keep       []string // what must survive
+	}{
+		{"valid with an unknown type", string(line("residence_permit.issued", "mps", doc("residence_permit", "820000199002110019")+","+doc("fax", "H99887766"), "")),
+			[]string{"820000199002110019", "99887766", "H99887766"}, []string{`"event_id":"e-1"`, `"name":"LIN Wai"`, "token:" + ps.Token(documents.ResidencePermit, "820000199002110019")}},
+		{"key in the wrong case", head + `,"Documents":[{"type":"mainland_travel_permit","number":"H87654321"}]}`, []string{"H87654321", "87654321"}, []string{`"event_id":"k1"`}},
+		{"truncated line", head + `,"documents":[{"type":"passport","number":"ABCDEFGH"}]`, []string{"ABCDEFGH"}, nil},
+		{"a document's other key", head + `,"documents":[{"type":"passport","number":"ABCDEFGH","Number":"E7654321"}],"person":{"birth_date":"bad"}}`,
+			[]string{"ABCDEFGH", "E7654321", "7654321"}, []string{"token:" + ps.Token(documents.Passport, "ABCDEFGH"), `"birth_date":"bad"`}},
+		{"documents as an object", head + `,"documents":{"type":"passport","number":"QWERTYU"}}`, []string{"QWERTYU"}, []string{`"agency":"nia"`}},
+		{"unknown document type", head + `,"documents":[{"type":"passprt","number":"ASDFGHJ"}]}`, []string{"ASDFGHJ"}, []string{`"type":"passprt"`}},
+		{"duplicate documents", head + `,"documents":[{"type":"passport","number":"ZXCVBNM"}],"documents":[]}`, []string{"ZXCVBNM"}, nil},
+		{"number in a person's unknown key", head + `,"documents":[],"person":{"passport":"QAZWSXED","name":"LIN Wai"}}`, []string{"QAZWSXED"}, []string{`"name":"LIN Wai"`}},
+		{"number as a number", head + `,"documents":[{"type":"taiwan_travel_permit","number":12345678}]}`, []string{"12345678"}, nil},
+		{"not an object", `["H87654321"]`, []string{"H87654321"}, nil},
+		{"invalid UTF-8", head + `,"documents":[{"type":"passport","number":"PLMOKN` + "\xff" + `"}]}`, []string{"PLMOKN"}, nil},
+		{"invalid JSON and UTF-8", head + `,"documents":[{"type":"passport","number":"PLMOKN` + "\xff" + `"}]`, []string{"PLMOKN"}, nil},
 	}
-	garbled := []byte(`{"documents":[{"number":"820000199002110019"`)
-	if out := string(Redact(garbled, nil, ps)); strings.ContainsAny(out, "0123456789") {
-		t.Fatalf("unparseable payload keeps digits: %s", out)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := string(Redact([]byte(c.line), ps))
+			for _, s := range c.secret {
+				if strings.Contains(out, s) {
+					t.Errorf("the copy keeps %q: %s", s, out)
+				}
+			}
+			for _, s := range c.keep {
+				if !strings.Contains(out, s) {
+					t.Errorf("the copy lost %q: %s", s, out)
+				}
+			}
+			checkRedacted(t, []byte(out))
+		})
 	}
+}
+
+// checkRedacted fails unless out (Redact's result) holds letters and digits
+// only where Redact keeps them: the contract's fields and their keys, attrs,
+// document types, and numbers turned into tokens.
+func checkRedacted(t *testing.T, out []byte) {
+	t.Helper()
+	masked := func(s string) bool {
+		return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsNumber(r) })
+	}
+	var top map[string]any
+	if err := json.Unmarshal(out, &top); err != nil {
+		if !masked(string(out)) {
+			t.Fatalf("a copy that is not a JSON object keeps letters or digits: %q", out)
+		}
+		return
+	}
+	fail := func(where string, v any) { t.Fatalf("%s keeps letters or digits: %v in %q", where, v, out) }
+	// Masked values are strings: whatever Redact does not keep is masked
+	// JSON text.
+	maskedValue := func(where string, v any) {
+		if s, ok := v.(string); !ok || !masked(s) {
+			fail(where, v)
+		}
+	}
+	object := func(where string, v any, keep func(k string, v any) bool) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			maskedValue(where, v)
+			return
+		}
+		for k, e := range m {
+			if !keep(k, e) {
+				if !masked(k) {
+					fail(where+" key", k)
+				}
+				maskedValue(where+"."+k, e)
+			}
+		}
+	}
+	isString := func(v any) bool { _, ok := v.(string); return ok }
+	object("line", top, func(k string, v any) bool {
+		switch k {
+		case "event_id", "type", "agency", "occurred_at", "region":
+			return isString(v)
+		case "person":
+			object("person", v, func(k string, v any) bool { return (k == "name" || k == "birth_date") && isString(v) })
+			return true
+		case "attrs":
+			object("attrs", v, func(_ string, v any) bool { return isString(v) })
+			return true
+		case "documents":
+			list, ok := v.([]any)
+			if !ok {
+				return false
+			}
+			for _, d := range list {
+				object("document", d, func(k string, v any) bool {
+					s, _ := v.(string)
+					switch k {
+					case "type":
+						return isString(v)
+					case "number":
+						tok, ok := strings.CutPrefix(s, "token:")
+						return ok && len(tok) == 64 && strings.Trim(tok, "0123456789abcdef") == ""
+					}
+					return false
+				})
+			}
+			return true
+		}
+		return false
+	})
 }

@@ -280,7 +280,7 @@ func (p *Producer) prepare(l *lineJob, ps *Pseudonymizer, source string) {
 		Stage:      "producer",
 		Source:     fmt.Sprintf("%s:%d", source, l.n),
 		RejectedAt: p.opts.Now(),
-		Payload:    Redact(l.raw, in, ps),
+		Payload:    Redact(l.raw, ps),
 	})
 	if err != nil { // cannot happen with the embedded schema; keep the record minimal
 		b, _ = p.codec.EncodeDeadLetter(&schemas.DeadLetter{Reason: l.rej.Reason, Stage: "producer", Source: source})

@@ -49,13 +49,20 @@ func TestPrivacy(t *testing.T) {
 	defer cancel()
 
 	ds := simulator.Generate(simulator.Options{Seed: 7, Persons: 300, Events: 3000, BadEvents: 120, Duplicates: 30, IDPrefix: "priv-"})
+	// Lines of shapes the simulator does not make, each rejected with a
+	// number where a parser reading the contract's keys would not look
+	// (secrets: those numbers).
+	odd, secrets := privacyOddLines()
 	input := filepath.Join(dir, "events.jsonl")
-	if err := os.WriteFile(input, ds.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(input, append(ds.Bytes(), odd...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	needles, err := privacyNeedles(ds.Lines)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		needles[s] = privacyNeedle{text: s, what: "number in an odd rejected line"}
 	}
 	t.Logf("%d input lines hold %d distinct document spellings", len(ds.Lines), len(needles))
 
@@ -78,8 +85,8 @@ func TestPrivacy(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &produced); err != nil {
 		t.Fatalf("idlink produce --json printed %q: %v", out, err)
 	}
-	if want := ds.ExpectedProduce(); produced.Accepted != want.Accepted || produced.Rejected != want.Rejected {
-		t.Fatalf("produce: accepted %d rejected %d, want %d and %d", produced.Accepted, produced.Rejected, want.Accepted, want.Rejected)
+	if want := ds.ExpectedProduce(); produced.Accepted != want.Accepted || produced.Rejected != want.Rejected+len(secrets) {
+		t.Fatalf("produce: accepted %d rejected %d, want %d and %d", produced.Accepted, produced.Rejected, want.Accepted, want.Rejected+len(secrets))
 	}
 	runIdlink("run", "--exit-when-idle", "--metrics-addr", "off")
 	// The verification API: calls about the input's documents, as written,
@@ -292,6 +299,27 @@ var privacyNumberRE = regexp.MustCompile(`"number"\s*:\s*"((?:[^"\\]|\\.)*)"`)
 // privacyNeedles collects every document number of the input: each
 // spelling as written and its normalised form, for valid and invalid lines
 // (whose documents may not parse, or name unknown types).
+// privacyOddLines returns rejected lines that hide numbers outside the
+// contract's document fields, and those numbers.
+func privacyOddLines() ([]byte, []string) {
+	head := `{"event_id":"priv-odd-%d","type":"travel_permit.issued","agency":"nia","occurred_at":"2025-01-01T00:00:00Z"`
+	shapes := []struct{ tail, secret string }{
+		{`,"Documents":[{"type":"mainland_travel_permit","number":"H87654321"}]}`, "H87654321"},                                   // a key in the wrong case
+		{`,"documents":[{"type":"passport","number":"ABCDEFGH"}]`, "ABCDEFGH"},                                                    // truncated
+		{`,"documents":[{"type":"passport","number":"PQRSTUVW","Number":"E7654321"}],"person":{"birth_date":"bad"}}`, "E7654321"}, // a document's other key
+		{`,"documents":{"type":"passport","number":"QWERTYUI"}}`, "QWERTYUI"},                                                     // documents as an object
+		{`,"documents":[{"type":"passprt","number":"ASDFGHJK"}]}`, "ASDFGHJK"},                                                    // an unknown document type
+		{`,"documents":[{"type":"passport","number":"ZXCVBNMA"}],"documents":[]}`, "ZXCVBNMA"},                                    // a duplicate key
+	}
+	var b []byte
+	var secrets []string
+	for i, s := range shapes {
+		b = fmt.Appendf(b, head+s.tail+"\n", i)
+		secrets = append(secrets, s.secret)
+	}
+	return b, secrets
+}
+
 func privacyNeedles(lines [][]byte) (map[string]privacyNeedle, error) {
 	out := map[string]privacyNeedle{}
 	add := func(s, what string) {
