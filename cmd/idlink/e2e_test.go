@@ -176,6 +176,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"lookup", "--doc-type", "visa", "--number", "1"}, 2, "residence_permit"},
 		{[]string{"run", "--only", "everything"}, 2, "resolver or analytics"},
 		{[]string{"produce", "--file", "/nonexistent.jsonl"}, 2, "existing JSON Lines file"},
+		{[]string{"produce", "--file", os.TempDir()}, 2, "is a directory: pass an existing JSON Lines file"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

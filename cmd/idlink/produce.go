@@ -38,6 +38,12 @@ func cmdProduce(ctx context.Context, a *app, args []string) int {
 	source := "stdin"
 	if *file != "-" {
 		f, err := os.Open(*file)
+		if err == nil {
+			if st, serr := f.Stat(); serr == nil && st.IsDir() {
+				f.Close()
+				err = fmt.Errorf("%s is a directory", *file)
+			}
+		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "idlink produce: %v: pass an existing JSON Lines file with --file\n", err)
 			return 2
