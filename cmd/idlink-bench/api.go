@@ -123,11 +123,20 @@ func (b *bench) api(ctx context.Context) error {
 	b.extraTargets = append(b.extraTargets, targetLE(fmt.Sprintf("api_verify_p99<=%dms", apiTargetP99ms), p99, apiTargetP99ms))
 
 	// Audit on: a record on the topic for every call answered.
-	_, records, err := b.endOffsets(ctx, []string{cfg.Topics().AuditLookups()})
+	// Asked again for up to 10 s: a metadata answer may lack the
+	// partitions of a topic created moments ago.
+	calls := c.calls.Load()
+	var records int64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, records, err = b.endOffsets(ctx, []string{cfg.Topics().AuditLookups()})
+		if (err == nil && records >= calls) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err != nil {
 		return err
 	}
-	calls := c.calls.Load()
 	b.figure("api_audit_records", "%d", records)
 	if records < calls {
 		return fmt.Errorf("the audit topic holds %d records for %d calls answered", records, calls)

@@ -297,6 +297,9 @@ func (b *bench) endOffsets(ctx context.Context, topics []string) (map[string]map
 	}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, t := range md.Topics {
+		if t.Error != nil {
+			return nil, 0, fmt.Errorf("metadata of %s: %w", t.Name, t.Error)
+		}
 		for _, p := range t.Partitions {
 			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
 		}
