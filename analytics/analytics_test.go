@@ -83,7 +83,9 @@ func TestMigrateIdempotent(t *testing.T) {
 		"audit_lookups", // 0005
 		"conflicts_now",
 		"doc_person",
-		"document_activity", "document_state", "document_state_from_changes", "document_state_from_events",
+		"document_activity",
+		"document_persons", "document_persons_from_changes", "document_persons_now", // 0006
+		"document_state", "document_state_from_changes", "document_state_from_events",
 		"documents_now",
 		"event_doc_types",
 		"event_documents", "event_documents_now",
