@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,36 +75,15 @@ type waitFunc func(ctx context.Context) (done bool, committed, total int64, err 
 // 150ms until it says so, then stops the child with SIGTERM and returns the
 // timings and the child's peak RSS.
 func (b *bench) runChild(ctx context.Context, name string, cfg *pipeline.Config, args []string, done waitFunc) (childRun, error) {
-	logPath := filepath.Join(b.dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return childRun{}, fmt.Errorf("creating the child's log: %w", err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(b.bin, append([]string{"run", "--metrics-addr", "off"}, args...)...)
-	cmd.Env = namespace.Env(cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
 	total0, busy0 := cpuTimes()
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return childRun{}, fmt.Errorf("starting %s: %w", b.bin, err)
+	died := make(chan error, 1)
+	child, err := b.startChild(ctx, cfg, name, args, func(err error) { died <- err })
+	if err != nil {
+		return childRun{}, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		var err error
-		select {
-		case err = <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			err = <-exited
-			if err == nil {
-				err = errors.New("did not stop within 30s of SIGTERM; killed")
-			}
-		}
-		return err
-	}
+	logPath := child.log
+	stop := child.stop
 
 	var r childRun
 	deadline := time.Now().Add(b.opts.phaseTimeout)
@@ -113,8 +92,8 @@ func (b *bench) runChild(ctx context.Context, name string, cfg *pipeline.Config,
 	lastReport := start
 	for {
 		select {
-		case err := <-exited:
-			return r, fmt.Errorf("idlink run %s exited early (%v); its log ends:\n%s", strings.Join(args, " "), err, tail(logPath, 20))
+		case err := <-died:
+			return r, err
 		case <-ctx.Done():
 			_ = stop()
 			return r, ctx.Err()
@@ -149,11 +128,13 @@ func (b *bench) runChild(ctx context.Context, name string, cfg *pipeline.Config,
 	// The peak RSS of the child's own address space. (Not wait4's Maxrss:
 	// the child is started with vfork semantics, and Linux counts the
 	// parent's RSS, shared until exec, into it.)
-	r.maxRSSKiB = vmHWM(cmd.Process.Pid)
+	r.maxRSSKiB = vmHWM(child.cmd.Process.Pid)
 	err = stop()
-	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if ps := child.cmd.ProcessState; ps != nil {
+		r.cpu = ps.UserTime() + ps.SystemTime()
+	}
 	if err != nil {
-		return r, fmt.Errorf("stopping idlink run: %w; its log ends:\n%s", err, tail(logPath, 20))
+		return r, fmt.Errorf("stopping idlink run: %w", err)
 	}
 	return r, nil
 }
@@ -185,4 +166,84 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// childProcess is an `idlink run` child whose CPU time can be read while it
+// runs.
+type childProcess struct {
+	cmd      *exec.Cmd
+	log      string
+	what     string // the command, for errors
+	exited   chan error
+	stopping atomic.Bool
+	err      error
+}
+
+// startChild starts `idlink run --metrics-addr off args...` in cfg's
+// namespaces, logging to name.log. If the child exits before stop is called,
+// died is called with the reason and the log's end.
+func (b *bench) startChild(ctx context.Context, cfg *pipeline.Config, name string, args []string, died func(error)) (*childProcess, error) {
+	logPath := filepath.Join(b.dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating the child's log: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, b.bin, append([]string{"run", "--metrics-addr", "off"}, args...)...)
+	cmd.Env = namespace.Env(cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", b.bin, err)
+	}
+	c := &childProcess{cmd: cmd, log: logPath, what: "idlink run " + strings.Join(args, " "), exited: make(chan error, 1)}
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		if !c.stopping.Load() {
+			died(fmt.Errorf("%s exited early (%v); its log ends:\n%s", c.what, err, tail(logPath, 20)))
+		}
+		c.exited <- err
+	}()
+	return c, nil
+}
+
+// cpu is the child's user and system CPU time so far (from /proc; zero where
+// there is none).
+func (c *childProcess) cpu() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces) in parentheses.
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times on Linux.
+const clockTicks = 100
+
+// stop ends the child with SIGTERM (killing it after 30 s) once; later calls
+// return the first one's result.
+func (c *childProcess) stop() error {
+	if c.stopping.Swap(true) {
+		return c.err
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.exited:
+		if err != nil {
+			c.err = fmt.Errorf("%s: %w; its log ends:\n%s", c.what, err, tail(c.log, 20))
+		}
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		c.err = fmt.Errorf("%s did not stop within 30s of SIGTERM; killed", c.what)
+	}
+	return c.err
 }

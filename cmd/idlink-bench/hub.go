@@ -6,19 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/idlink/idlink/consumers/identity"
-	"github.com/idlink/idlink/internal/namespace"
 	"github.com/idlink/idlink/pipeline"
 	"github.com/idlink/idlink/producers"
 )
@@ -74,7 +67,7 @@ func (b *bench) hub(ctx context.Context) error {
 	if err := h.produce(ctx, seed.Bytes()); err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
-	child, err := b.startResolver(ctx, cfg, "hub", cancel)
+	child, err := b.startChild(ctx, cfg, "hub", []string{"--only", "resolver"}, func(err error) { cancel(err) })
 	if err != nil {
 		return err
 	}
@@ -375,82 +368,4 @@ func (b *bench) redisInputBytes(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("Redis INFO stats: total_net_input_bytes %q: %w", v, err)
 	}
 	return n, nil
-}
-
-// childProcess is an `idlink run` child whose CPU time can be read while it
-// runs.
-type childProcess struct {
-	cmd      *exec.Cmd
-	log      string
-	exited   chan error
-	stopping atomic.Bool
-	err      error
-}
-
-// startResolver starts `idlink run --only resolver` in cfg's namespaces. If
-// the child exits before stop is called, died is called with the reason.
-func (b *bench) startResolver(ctx context.Context, cfg *pipeline.Config, name string, died context.CancelCauseFunc) (*childProcess, error) {
-	logPath := filepath.Join(b.dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("creating the child's log: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, b.bin, "run", "--metrics-addr", "off", "--only", "resolver")
-	cmd.Env = namespace.Env(cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("starting %s: %w", b.bin, err)
-	}
-	c := &childProcess{cmd: cmd, log: logPath, exited: make(chan error, 1)}
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		if !c.stopping.Load() {
-			died(fmt.Errorf("idlink run --only resolver exited early (%v); its log ends:\n%s", err, tail(logPath, 20)))
-		}
-		c.exited <- err
-	}()
-	return c, nil
-}
-
-// cpu is the child's user and system CPU time so far (from /proc; zero where
-// there is none).
-func (c *childProcess) cpu() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name (which may hold spaces) in parentheses.
-	_, rest, ok := strings.Cut(string(raw), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc's CPU times on Linux.
-const clockTicks = 100
-
-// stop ends the child with SIGTERM (killing it after 30 s) once; later calls
-// return the first one's result.
-func (c *childProcess) stop() error {
-	if c.stopping.Swap(true) {
-		return c.err
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.exited:
-		if err != nil {
-			c.err = fmt.Errorf("idlink run --only resolver: %w; its log ends:\n%s", err, tail(c.log, 20))
-		}
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-		c.err = errors.New("idlink run --only resolver did not stop within 30s of SIGTERM; killed")
-	}
-	return c.err
 }
