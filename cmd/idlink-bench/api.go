@@ -11,10 +11,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -98,7 +100,11 @@ func (b *bench) api(ctx context.Context) error {
 		}
 	}
 	d := time.Duration(b.opts.apiSeconds * float64(time.Second))
+	total0, busy0 := cpuTimes()
+	self0 := processCPU()
 	n, err := c.closedLoop(ctx, clients, d)
+	self1 := processCPU()
+	total1, busy1 := cpuTimes()
 	if stopProfile != nil {
 		stopProfile()
 	}
@@ -108,6 +114,15 @@ func (b *bench) api(ctx context.Context) error {
 	perS := perSecond(n, d)
 	b.figure("api_verify_clients", "%d", clients)
 	b.figure("api_verify_per_s", "%.0f", perS)
+	// CPU per call while sustained: of the whole machine (Kafka and Redis
+	// included), and of this process (server and clients).
+	if total1 > total0 && n > 0 {
+		busy := float64(busy1-busy0) / float64(total1-total0) * float64(runtime.NumCPU()) * float64(d.Microseconds())
+		b.figure("api_verify_machine_cpu_us_per_call", "%.1f", busy/float64(n))
+	}
+	if self1 > 0 && n > 0 {
+		b.figure("api_verify_process_cpu_us_per_call", "%.1f", float64((self1-self0).Microseconds())/float64(n))
+	}
 	b.extraTargets = append(b.extraTargets, targetGE(fmt.Sprintf("api_verify_per_s>=%d", apiTargetPerSecond), perS, apiTargetPerSecond))
 
 	lat, took, err := c.openLoop(ctx, clients, b.opts.apiRate, d)
@@ -142,6 +157,15 @@ func (b *bench) api(ctx context.Context) error {
 		return fmt.Errorf("the audit topic holds %d records for %d calls answered", records, calls)
 	}
 	return nil
+}
+
+// processCPU is the user and system CPU time this process has used, or 0.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // apiSeed resolves a simulator population into cfg's Redis prefix (the
