@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,9 +12,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -85,8 +86,11 @@ func (b *bench) api(ctx context.Context) error {
 		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 	defer tr.CloseIdleConnections()
-	c := &apiClient{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}, url: cfg.HTTPScheme() + "://" + ln.Addr().String() + verify.PathVerify,
-		auth: "Bearer " + key, bodies: bodies}
+	u, err := url.Parse(cfg.HTTPScheme() + "://" + ln.Addr().String() + verify.PathVerify)
+	if err != nil {
+		return err
+	}
+	c := &apiClient{rt: tr, url: u, auth: "Bearer " + key, bodies: bodies}
 
 	// Warm up: connections, key cache, the writer's metadata.
 	if _, err := c.closedLoop(ctx, clients, time.Second); err != nil {
@@ -235,43 +239,83 @@ func (b *bench) apiSeed(ctx context.Context, cfg *pipeline.Config) ([][]byte, er
 	return bodies, nil
 }
 
-// apiClient makes verify calls with prepared bodies.
+// apiClient makes verify calls with prepared bodies. Each of its
+// goroutines makes its calls with an apiCaller of its own, which reuses one
+// request and one answer buffer, so that the client spends as little of the
+// machine's CPU as net/http allows (the server shares the machine).
 type apiClient struct {
-	http   *http.Client
-	url    string
+	rt     http.RoundTripper
+	url    *url.URL
 	auth   string
 	bodies [][]byte
 	calls  atomic.Int64 // answered
 }
 
-// call makes one call with body i and fails unless it is answered 200.
-func (c *apiClient) call(ctx context.Context, i int) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(string(c.bodies[i%len(c.bodies)])))
+// apiCaller makes one goroutine's calls, one at a time.
+type apiCaller struct {
+	c    *apiClient
+	req  *http.Request
+	cur  []byte // the body of the call being made
+	body callBody
+	ans  bytes.Buffer
+}
+
+// callBody is a request body that can be read again from its start.
+type callBody struct{ bytes.Reader }
+
+func (*callBody) Close() error { return nil }
+
+func (c *apiClient) caller(ctx context.Context) *apiCaller {
+	a := &apiCaller{c: c}
+	a.req = (&http.Request{
+		Method:     http.MethodPost,
+		URL:        c.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     http.Header{"Authorization": {c.auth}, "Content-Type": {"application/json"}},
+		Host:       c.url.Host,
+	}).WithContext(ctx)
+	a.req.Body = &a.body
+	// For the transport's retry of a request it could not send on a
+	// reused connection.
+	a.req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(a.cur)), nil }
+	return a
+}
+
+// call makes one call with body i and fails unless it is answered 200. The
+// request is reused only once the answer's body is closed, as net/http
+// allows.
+func (a *apiCaller) call(i int) error {
+	a.cur = a.c.bodies[i%len(a.c.bodies)]
+	a.body.Reset(a.cur)
+	a.req.Body = &a.body
+	a.req.ContentLength = int64(len(a.cur))
+	res, err := a.c.rt.RoundTrip(a.req)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", c.auth)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	body, err := io.ReadAll(res.Body)
+	a.ans.Reset()
+	_, err = a.ans.ReadFrom(res.Body)
 	res.Body.Close()
 	if err != nil {
 		return err
 	}
-	c.calls.Add(1)
+	a.c.calls.Add(1)
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("a call was answered %d: %s", res.StatusCode, body)
+		return fmt.Errorf("a call was answered %d: %s", res.StatusCode, a.ans.Bytes())
 	}
 	return nil
 }
 
+// apiCallTimeout bounds a loop of calls beyond its planned length: a call
+// that hangs fails the loop.
+const apiCallTimeout = 10 * time.Second
+
 // closedLoop runs clients goroutines calling back to back for d and returns
 // the calls answered.
 func (c *apiClient) closedLoop(ctx context.Context, clients int, d time.Duration) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, d+apiCallTimeout)
 	defer cancel()
 	var n atomic.Int64
 	var first error
@@ -281,8 +325,9 @@ func (c *apiClient) closedLoop(ctx context.Context, clients int, d time.Duration
 	for w := range clients {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
+			a := c.caller(ctx)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if err := c.call(ctx, r.IntN(len(c.bodies))); err != nil {
+				if err := a.call(r.IntN(len(c.bodies))); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}
@@ -301,7 +346,7 @@ func (c *apiClient) closedLoop(ctx context.Context, clients int, d time.Duration
 // once, and returns each call's latency from when it was due, and how long
 // the calls took.
 func (c *apiClient) openLoop(ctx context.Context, workers, rate int, d time.Duration) ([]time.Duration, time.Duration, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, d+apiCallTimeout)
 	defer cancel()
 	total := int64(float64(rate) * d.Seconds())
 	lat := make([]time.Duration, total)
@@ -313,6 +358,7 @@ func (c *apiClient) openLoop(ctx context.Context, workers, rate int, d time.Dura
 	for w := range workers {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 11))
+			a := c.caller(ctx)
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= total {
@@ -322,7 +368,7 @@ func (c *apiClient) openLoop(ctx context.Context, workers, rate int, d time.Dura
 				if wait := time.Until(due); wait > 0 {
 					time.Sleep(wait)
 				}
-				if err := c.call(ctx, r.IntN(len(c.bodies))); err != nil {
+				if err := a.call(r.IntN(len(c.bodies))); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}
