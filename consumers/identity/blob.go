@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/idlink/idlink/documents"
@@ -12,17 +13,27 @@ import (
 )
 
 // The cluster blob is a compact binary record, one Redis string per cluster:
+// a base segment, then any number of pieces appended to it (Redis APPEND),
+// each adding documents and events, so that growing a large cluster writes
+// only what is new. A segment is:
 //
-//	version byte (1)
-//	uvarint revision
+//	version byte (1 for the base, 2 for a piece)
+//	uvarint revision (the cluster's, as of that segment)
 //	uvarint #docs, then per doc: 32 token bytes, type byte, uvarint birth day (0 = none)
 //	uvarint #events, then per event: flags byte (1 retraction, 2 birth date,
 //	    4 sets status active, 8 sets status revoked, 16 type and agency codes),
 //	    string id, varint occurred_at µs, [uvarint birth day], uvarint #docs,
 //	    uvarint doc index..., [string retracts], [event type code, agency code]
 //
-// strings are uvarint length + bytes; birth days count from 1800-01-01 plus one.
-const blobVersion = 1
+// Document indices count every document of the segments before, so a piece
+// names documents of the base. Strings are uvarint length + bytes; birth
+// days count from 1800-01-01 plus one. A base's revision is never written
+// twice for one cluster (every write takes a new one, see Store.NextRevision),
+// so the first bytes of a blob name its base: pieces never change them.
+const (
+	blobVersion  = 1
+	pieceVersion = 2
+)
 
 var epoch = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -126,14 +137,27 @@ func ValidToken(tok string) bool {
 	return true
 }
 
-// MarshalBinary encodes the cluster. Tokens must be valid (ValidToken) and
-// types known; the resolver rejects anything else before it gets here.
+// MarshalBinary encodes the cluster as one base segment. Tokens must be
+// valid (ValidToken) and types known; the resolver rejects anything else
+// before it gets here.
 func (c *Cluster) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 16+len(c.Docs)*36+len(c.Events)*32)
-	b = append(b, blobVersion)
+	return c.appendSegment(make([]byte, 0, 16+len(c.Docs)*36+len(c.Events)*32), blobVersion, 0, 0)
+}
+
+// MarshalPiece encodes, as a piece to append to the blob of the cluster's
+// first nDocs documents and nEvents events, the documents and events added
+// since, and the cluster's revision.
+func (c *Cluster) MarshalPiece(nDocs, nEvents int) ([]byte, error) {
+	return c.appendSegment(make([]byte, 0, 16+(len(c.Docs)-nDocs)*36+(len(c.Events)-nEvents)*32), pieceVersion, nDocs, nEvents)
+}
+
+// appendSegment appends a segment holding the documents from index docs on
+// and the events from index events on.
+func (c *Cluster) appendSegment(b []byte, version byte, docs, events int) ([]byte, error) {
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(c.Rev))
-	b = binary.AppendUvarint(b, uint64(len(c.Docs)))
-	for _, d := range c.Docs {
+	b = binary.AppendUvarint(b, uint64(len(c.Docs)-docs))
+	for _, d := range c.Docs[docs:] {
 		var raw [32]byte
 		if !decodeToken(&raw, d.Token) {
 			return nil, fmt.Errorf("encoding cluster %s: malformed token", c.ID)
@@ -146,8 +170,8 @@ func (c *Cluster) MarshalBinary() ([]byte, error) {
 		b = append(b, code)
 		b = binary.AppendUvarint(b, dayOf(d.BirthDate))
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.Events)))
-	for _, e := range c.Events {
+	b = binary.AppendUvarint(b, uint64(len(c.Events)-events))
+	for _, e := range c.Events[events:] {
 		var flags byte
 		if e.Retract {
 			flags |= 1
@@ -244,19 +268,62 @@ func (r *reader) byte() byte {
 	return b[0]
 }
 
-// UnmarshalCluster decodes a cluster written by MarshalBinary.
+// UnmarshalCluster decodes a cluster written by MarshalBinary, with any
+// pieces appended to it (MarshalPiece).
 func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
-	r := &reader{b: b}
-	if v := r.byte(); v != blobVersion {
+	if len(b) == 0 || b[0] != blobVersion {
+		v := -1
+		if len(b) > 0 {
+			v = int(b[0])
+		}
 		return nil, fmt.Errorf("decoding cluster %s: version %d: %w", id, v, errCorrupt)
 	}
 	c := NewCluster(id)
+	r := &reader{b: b}
+	c.decodeSegment(r)
+	c.baseLen = len(b) - len(r.b)
+	for r.err == nil && len(r.b) > 0 {
+		if r.b[0] != pieceVersion {
+			return nil, fmt.Errorf("decoding cluster %s: piece version %d: %w", id, r.b[0], errCorrupt)
+		}
+		c.decodeSegment(r)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("decoding cluster %s: %w", id, r.err)
+	}
+	c.blobLen = len(b)
+	c.index()
+	return c, nil
+}
+
+// AppendPieces decodes pieces appended to the cluster's blob since it was
+// read (b holds whole pieces only) into c.
+func (c *Cluster) AppendPieces(b []byte) error {
+	r := &reader{b: b}
+	for r.err == nil && len(r.b) > 0 {
+		if r.b[0] != pieceVersion {
+			return fmt.Errorf("decoding cluster %s: piece version %d: %w", c.ID, r.b[0], errCorrupt)
+		}
+		c.decodeSegment(r)
+	}
+	if r.err != nil {
+		return fmt.Errorf("decoding cluster %s: %w", c.ID, r.err)
+	}
+	c.blobLen += len(b)
+	c.index()
+	return nil
+}
+
+// decodeSegment decodes one segment into c, adding its documents and events.
+func (c *Cluster) decodeSegment(r *reader) {
+	r.byte() // the version, checked by the caller
 	c.Rev = int64(r.uvarint())
 	nd := r.uvarint()
 	if nd > uint64(len(r.b)) {
-		return nil, fmt.Errorf("decoding cluster %s: %w", id, errCorrupt)
+		r.err = errCorrupt
+		return
 	}
-	c.Docs = make([]Doc, 0, nd)
+	c.Docs = slices.Grow(c.Docs, int(nd))
 	for i := uint64(0); i < nd && r.err == nil; i++ {
 		tok := hex.EncodeToString(r.bytes(32))
 		code := r.byte()
@@ -269,9 +336,11 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 	}
 	ne := r.uvarint()
 	if ne > uint64(len(r.b)) {
-		return nil, fmt.Errorf("decoding cluster %s: %w", id, errCorrupt)
+		r.err = errCorrupt
+		return
 	}
-	c.Events = make([]Event, 0, ne)
+	docs := uint64(len(c.Docs))
+	c.Events = slices.Grow(c.Events, int(ne))
 	for i := uint64(0); i < ne && r.err == nil; i++ {
 		flags := r.byte()
 		e := Event{Retract: flags&1 != 0}
@@ -294,7 +363,7 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 		e.Docs = make([]int, 0, n)
 		for j := uint64(0); j < n; j++ {
 			d := r.uvarint()
-			if d >= nd {
+			if d >= docs {
 				r.err = errCorrupt
 			}
 			e.Docs = append(e.Docs, int(d))
@@ -307,9 +376,4 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 		}
 		c.Events = append(c.Events, e)
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("decoding cluster %s: %w", id, r.err)
-	}
-	c.index()
-	return c, nil
 }

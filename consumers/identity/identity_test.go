@@ -89,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{t: t, codec: codec, mem: newMemStore(), pub: &memPub{}}
 	h.store = h.mem.handle()
-	h.res = New(h.store, codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	h.res = New(h.store, codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics(), KeepFrom: 1})
 	return h
 }
 

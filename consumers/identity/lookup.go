@@ -1,11 +1,12 @@
 package identity
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
-	"time"
+	"strings"
 
 	"github.com/idlink/idlink/documents"
 )
@@ -68,33 +69,53 @@ func lookup(ctx context.Context, s Store, kind, id string) (*PersonView, error) 
 	return v, nil
 }
 
-// ListConflicts returns every held conflict, oldest first.
+// ListConflicts returns every held conflict, oldest first: the conflicts
+// hash names each held event's cluster, whose replay gives its record.
 func ListConflicts(ctx context.Context, s Store) ([]ConflictRecord, error) {
 	m, err := s.Conflicts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ConflictRecord, 0, len(m))
-	for id, b := range m {
-		var rec ConflictRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, fmt.Errorf("decoding conflict %s: %w", id, err)
+	held := make(map[string]map[string]bool) // cluster id -> held event ids
+	for e, cid := range m {
+		if held[cid] == nil {
+			held[cid] = map[string]bool{}
 		}
-		out = append(out, rec)
+		held[cid][e] = true
 	}
-	at := make(map[string]time.Time, len(out)) // RFC 3339 strings do not sort as times: fractions vary in length
-	for _, rec := range out {
-		t, err := time.Parse(time.RFC3339Nano, rec.OccurredAt)
+	type rec struct {
+		at  int64
+		rec ConflictRecord
+	}
+	out := make([]rec, 0, len(m))
+	for cid, evs := range held {
+		_, blob, err := s.ClusterOf(ctx, "cluster", cid)
 		if err != nil {
-			return nil, fmt.Errorf("conflict %s: occurred_at %q: %w", rec.EventID, rec.OccurredAt, err)
+			return nil, err
 		}
-		at[rec.EventID] = t
+		if blob == nil {
+			continue // absorbed by a commit a crash cut short: the repair rewrites the pointer
+		}
+		c, err := UnmarshalCluster(cid, blob)
+		if err != nil {
+			return nil, fmt.Errorf("reading the cluster of %d conflicts: %w", len(evs), err)
+		}
+		o := Replay(c)
+		for i := range o.Conflicts {
+			if cf := &o.Conflicts[i]; evs[cf.EventID] {
+				out = append(out, rec{cf.At, conflictRecord(c, cf)})
+			}
+		}
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if ta, tb := at[out[a].EventID], at[out[b].EventID]; !ta.Equal(tb) {
-			return ta.Before(tb)
+	slices.SortFunc(out, func(a, b rec) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
 		}
-		return out[a].EventID < out[b].EventID
+		return strings.Compare(a.rec.EventID, b.rec.EventID)
 	})
-	return out, nil
+	list := make([]ConflictRecord, len(out))
+	for i := range out {
+		list[i] = out[i].rec
+	}
+	return list, nil
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/segmentio/kafka-go"
@@ -13,7 +14,7 @@ type memStore struct {
 	mu        sync.Mutex
 	rev       int64
 	kv        map[string]string
-	conflicts map[string][]byte
+	conflicts map[string]string
 	locks     map[string]*memOwner
 }
 
@@ -32,7 +33,7 @@ type memHandle struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{kv: map[string]string{}, conflicts: map[string][]byte{}, locks: map[string]*memOwner{}}
+	return &memStore{kv: map[string]string{}, conflicts: map[string]string{}, locks: map[string]*memOwner{}}
 }
 
 func (m *memStore) handle() *memHandle { return &memHandle{memStore: m, owner: &memOwner{}} }
@@ -54,35 +55,46 @@ func (h *memHandle) Lookup(_ context.Context, tokens, events []string) (map[stri
 	return d, e, nil
 }
 
-func (h *memHandle) LockLoad(_ context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
+func (h *memHandle) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
+	l, err := h.LockLoadSince(ctx, locks, clusters, tokens, events, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return l.Got, l.Blobs, l.Docs, l.Events, nil
+}
+
+func (h *memHandle) LockLoadSince(_ context.Context, locks, clusters, tokens, events []string, known map[string]Known) (*Loaded, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	got := map[string]bool{}
-	for _, l := range locks {
-		if h.locks[l] == nil {
-			h.locks[l] = h.owner
-			got[l] = true
+	l := &Loaded{Got: map[string]bool{}, Blobs: map[string][]byte{}, Tails: map[string][]byte{}, Docs: map[string]string{}, Events: map[string]string{}}
+	for _, lk := range locks {
+		if h.locks[lk] == nil {
+			h.locks[lk] = h.owner
+			l.Got[lk] = true
 		}
 	}
-	blobs := map[string][]byte{}
 	for _, c := range clusters {
-		if v, ok := h.kv["c:"+c]; ok {
-			blobs[c] = []byte(v)
+		v, ok := h.kv["c:"+c]
+		if !ok {
+			continue
+		}
+		if k, ok := known[c]; ok && strings.HasPrefix(v, k.Head) && len(v) >= k.Len {
+			l.Tails[c] = []byte(v[k.Len:])
+		} else {
+			l.Blobs[c] = []byte(v)
 		}
 	}
-	docs := map[string]string{}
 	for _, t := range tokens {
 		if v, ok := h.kv["d:"+t]; ok {
-			docs[t] = v
+			l.Docs[t] = v
 		}
 	}
-	evs := map[string]string{}
 	for _, e := range events {
 		if v, ok := h.kv["e:"+e]; ok {
-			evs[e] = v
+			l.Events[e] = v
 		}
 	}
-	return got, blobs, docs, evs, nil
+	return l, nil
 }
 
 func (h *memHandle) Commit(_ context.Context, w *Writes) error {
@@ -90,6 +102,9 @@ func (h *memHandle) Commit(_ context.Context, w *Writes) error {
 	defer h.mu.Unlock()
 	for k, v := range w.Clusters {
 		h.kv["c:"+k] = string(v)
+	}
+	for k, v := range w.Appends {
+		h.kv["c:"+k] += string(v)
 	}
 	for k, v := range w.Docs {
 		h.kv["d:"+k] = v
@@ -131,13 +146,16 @@ func (h *memHandle) Release(_ context.Context, locks []string) error {
 func (h *memHandle) ClusterOf(_ context.Context, kind, id string) (string, []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k := "d:"
-	if kind == "person" {
-		k = "p:"
-	}
-	cid, ok := h.kv[k+id]
-	if !ok {
-		return "", nil, nil
+	cid := id
+	if kind != "cluster" {
+		k := "d:"
+		if kind == "person" {
+			k = "p:"
+		}
+		var ok bool
+		if cid, ok = h.kv[k+id]; !ok {
+			return "", nil, nil
+		}
 	}
 	b, ok := h.kv["c:"+cid]
 	if !ok {
@@ -146,10 +164,10 @@ func (h *memHandle) ClusterOf(_ context.Context, kind, id string) (string, []byt
 	return cid, []byte(b), nil
 }
 
-func (h *memHandle) Conflicts(context.Context) (map[string][]byte, error) {
+func (h *memHandle) Conflicts(context.Context) (map[string]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := map[string][]byte{}
+	out := map[string]string{}
 	for k, v := range h.conflicts {
 		out[k] = v
 	}

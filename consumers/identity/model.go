@@ -89,6 +89,9 @@ type Cluster struct {
 	// datesFilled is set when AddDoc gave a known document the birth date
 	// it lacked (so replaying the old events alone could now differ).
 	datesFilled bool
+	// baseLen and blobLen are the lengths of the base segment and of the
+	// whole blob the cluster was read from (0 for a cluster not read).
+	baseLen, blobLen int
 }
 
 // indexFrom is how many documents (or events) a cluster holds before it
@@ -473,17 +476,17 @@ func (c *Cluster) after(n int) bool {
 
 // prior is what a batch needs of the state before it: the changes already
 // published, each document's person, every person id (live or merged away)
-// and the held conflicts' records.
+// and the events held.
 type prior struct {
 	changes   map[string]bool
 	person    map[string]string // token -> live person
-	ids       map[string]bool
-	conflicts map[string]string // event id -> conflictJSON
+	ids       map[string]string // person id -> the cluster it was in
+	conflicts map[string]string // held event id -> the cluster it was in
 }
 
 // newPrior returns an empty prior; add records outcomes in it.
 func newPrior() *prior {
-	return &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]bool{}, conflicts: map[string]string{}}
+	return &prior{changes: map[string]bool{}, person: map[string]string{}, ids: map[string]string{}, conflicts: map[string]string{}}
 }
 
 // add records an outcome of cluster c (possibly part way through a replay:
@@ -492,16 +495,16 @@ func (p *prior) add(c *Cluster, o *Outcome) {
 	for _, ch := range o.Changes {
 		p.changes[ch.ID] = true
 	}
-	for i, d := range c.Docs {
-		if o.PersonOf[i] != "" {
-			p.person[d.Token] = o.PersonOf[i]
+	for i, pid := range o.PersonOf { // c's first documents, as many as o saw
+		if pid != "" {
+			p.person[c.Docs[i].Token] = pid
 		}
 	}
 	for _, q := range o.created {
-		p.ids[q.ID] = true
+		p.ids[q.ID] = c.ID
 	}
 	for i := range o.Conflicts {
-		p.conflicts[o.Conflicts[i].EventID] = string(conflictJSON(c, &o.Conflicts[i]))
+		p.conflicts[o.Conflicts[i].EventID] = c.ID
 	}
 }
 
@@ -518,6 +521,14 @@ type replayer struct {
 	out    *Outcome
 
 	steps []step // per event, what it did; kept only when explaining
+
+	// lastKey is, per document, the latest event played that names it, and
+	// lastRetract the latest retraction played: built by index, for extend.
+	lastKey     []key
+	lastRetract key
+	// moved, while extending, holds each document given a person by the
+	// events extend applies, with the person it had before ("" for none).
+	moved map[int]string
 
 	newDocs []int     // scratch of apply
 	persons []*Person // scratch of apply
@@ -556,12 +567,239 @@ func (r *replayer) newPerson(id string, k key, docs []int) *Person {
 		p.docs = append(make([]int, 0, len(docs)), docs...)
 	}
 	for _, d := range docs {
-		r.owner[d] = p
-		r.out.PersonOf[d] = id
+		r.setOwner(d, p)
 		p.addBirth(r.c.Docs[d].BirthDate)
 	}
 	r.out.created = append(r.out.created, p)
 	return p
+}
+
+// setOwner gives document d to person p.
+func (r *replayer) setOwner(d int, p *Person) {
+	if r.moved != nil {
+		if _, ok := r.moved[d]; !ok {
+			r.moved[d] = r.out.PersonOf[d]
+		}
+	}
+	r.owner[d] = p
+	r.out.PersonOf[d] = p.ID
+}
+
+// extension is what extend changed.
+type extension struct {
+	changes []Change       // made by the events applied
+	created []*Person      // the persons they made, live or merged away since
+	held    []heldEvent    // the events held among them
+	moved   map[int]string // see replayer.moved
+}
+
+// canExtend reports whether extend may be tried on c's events from index
+// n on: the replayer has played exactly the events before n, and none of
+// the new events is a retraction or named by one (parked).
+func (r *replayer) canExtend(n int, parked map[string]bool) bool {
+	if len(r.order) != n {
+		return false
+	}
+	evs := r.c.Events
+	for i := n; i < len(evs); i++ {
+		if e := &evs[i]; e.Retract || parked[e.ID] {
+			return false
+		}
+	}
+	return true
+}
+
+// extend applies c's events from index n on to a replayer that has played
+// the events before n (play, or an earlier extend or absorb), when
+// canExtend allows it, in (occurred_at, event_id) order. An event that
+// sorts before events already played applies now only when it is
+// independent of them (see independent); when one is not, extend reports
+// false and the replayer must be dropped. Then the state is the replay of
+// every event, as a fresh play would make it. Outcome.Persons and each
+// live person's Docs are kept up to date; Outcome.Conflicts and
+// Outcome.Status are not (they stay as play left them).
+func (r *replayer) extend(n int) (extension, bool) {
+	c := r.c
+	r.index()
+	r.size()
+	add := make([]int32, 0, len(c.Events)-n)
+	for i := n; i < len(c.Events); i++ {
+		add = append(add, int32(i))
+	}
+	slices.SortFunc(add, func(a, b int32) int {
+		if c.Events[a].before(&c.Events[b]) {
+			return -1
+		}
+		return 1
+	})
+	nc, np, nh := len(r.out.Changes), len(r.out.created), len(r.held)
+	r.moved = map[int]string{}
+	for _, i := range add {
+		e := &c.Events[i]
+		k := key{e.At, e.ID}
+		if m := len(r.order); m > 0 && !c.Events[r.order[m-1]].before(e) { // late
+			if !r.independent(e, k) {
+				r.moved = nil
+				return extension{}, false
+			}
+			at, _ := slices.BinarySearchFunc(r.order, e, func(j int32, e *Event) int {
+				if c.Events[j].before(e) {
+					return -1
+				}
+				return 1
+			})
+			r.order = slices.Insert(r.order, at, i)
+		} else {
+			r.order = append(r.order, i)
+		}
+		r.pos = len(r.order) - 1
+		r.apply(int(i))
+		for _, d := range e.Docs {
+			if r.lastKey[d].less(k) {
+				r.lastKey[d] = k
+			}
+		}
+	}
+	x := extension{changes: r.out.Changes[nc:], created: r.out.created[np:], held: r.held[nh:], moved: r.moved}
+	r.moved = nil
+	for _, p := range x.created {
+		if p.live {
+			r.out.Persons[p.ID] = p
+		}
+	}
+	touched := map[*Person]bool{}
+	for d, was := range x.moved {
+		if q := r.out.Persons[was]; q != nil && !q.live {
+			delete(r.out.Persons, was)
+		}
+		touched[r.owner[d]] = true
+	}
+	for p := range touched {
+		p.Docs = p.docs
+		slices.Sort(p.Docs)
+	}
+	return x, true
+}
+
+// independent reports whether event e, sorting before events already
+// played, may apply now as if in its place: no retraction played sorts
+// after it (a retraction decides again all that comes before it), and no
+// event played after it names a document of e or of the persons holding
+// e's documents. Persons only grow by events naming their documents, so
+// then those persons were at e as they are now, and nothing played after
+// e saw them: applying e last has the effects applying it in its place
+// would have had, and changes nothing played after it.
+func (r *replayer) independent(e *Event, k key) bool {
+	if k.less(r.lastRetract) {
+		return false
+	}
+	for _, d := range e.Docs {
+		if k.less(r.lastKey[d]) {
+			return false
+		}
+		if p := r.owner[d]; p != nil {
+			for _, o := range p.docs {
+				if k.less(r.lastKey[o]) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// index builds lastKey and lastRetract from the events played, once.
+func (r *replayer) index() {
+	if r.lastKey != nil {
+		return
+	}
+	r.lastKey = make([]key, len(r.owner))
+	for _, i := range r.order {
+		e := &r.c.Events[i]
+		k := key{e.At, e.ID}
+		for _, d := range e.Docs {
+			r.lastKey[d] = k
+		}
+		if e.Retract {
+			r.lastRetract = k
+		}
+	}
+}
+
+// size grows the replayer's per-document and per-event state to the
+// cluster's documents and events.
+func (r *replayer) size() {
+	nd, ne := len(r.c.Docs)-len(r.owner), len(r.c.Events)-len(r.flags)
+	r.docKey = append(r.docKey, make([]key, nd)...)
+	r.owner = append(r.owner, make([]*Person, nd)...)
+	r.out.PersonOf = append(r.out.PersonOf, make([]string, nd)...)
+	r.flags = append(r.flags, make([]uint8, ne)...)
+	if r.lastKey != nil {
+		r.lastKey = append(r.lastKey, make([]key, nd)...)
+	}
+}
+
+// absorb merges into r the replay o of a cluster that r's cluster has
+// absorbed (Cluster.Absorb), both having played all their events: o's
+// documents and events are found in r's cluster by token and id. Clusters
+// share no document and no event, so until an event names documents of
+// both, the replay of their union is the two replays side by side.
+func (r *replayer) absorb(o *replayer) {
+	c := r.c
+	r.size()
+	docs := make([]int, len(o.c.Docs))
+	for i, d := range o.c.Docs {
+		docs[i] = c.DocIndex(d.Token)
+	}
+	evs := make([]int32, len(o.c.Events))
+	for j := range o.c.Events {
+		evs[j] = int32(c.EventIndex(o.c.Events[j].ID))
+	}
+	if r.lastKey != nil {
+		o.index()
+		for i, d := range docs {
+			r.lastKey[d] = o.lastKey[i]
+		}
+		if r.lastRetract.less(o.lastRetract) {
+			r.lastRetract = o.lastRetract
+		}
+	}
+	for i, d := range docs {
+		r.docKey[d], r.owner[d], r.out.PersonOf[d] = o.docKey[i], o.owner[i], o.out.PersonOf[i]
+	}
+	for j, e := range evs {
+		r.flags[e] = o.flags[j]
+	}
+	for _, p := range o.out.created {
+		for i, d := range p.docs {
+			p.docs[i] = docs[d]
+		}
+		if p.live {
+			p.Docs = p.docs
+			slices.Sort(p.Docs)
+			r.out.Persons[p.ID] = p
+		}
+		r.out.created = append(r.out.created, p)
+	}
+	for a, to := range o.out.Alias {
+		r.alias(a, to)
+	}
+	for _, h := range o.held {
+		r.held = append(r.held, heldEvent{evs[h.ev], h.reason})
+	}
+	r.out.Changes = append(r.out.Changes, o.out.Changes...)
+	order := make([]int32, 0, len(r.order)+len(o.order))
+	i, j := 0, 0
+	for i < len(r.order) || j < len(o.order) {
+		if j == len(o.order) || i < len(r.order) && c.Events[r.order[i]].before(&c.Events[evs[o.order[j]]]) {
+			order = append(order, r.order[i])
+			i++
+		} else {
+			order = append(order, evs[o.order[j]])
+			j++
+		}
+	}
+	r.order, r.pos = order, len(order)-1
 }
 
 func (r *replayer) change(ch Change) {
@@ -667,8 +905,7 @@ func (r *replayer) apply(i int) {
 	}
 	for _, d := range newDocs {
 		surv.docs = append(surv.docs, d)
-		r.owner[d] = surv
-		r.out.PersonOf[d] = surv.ID
+		r.setOwner(d, surv)
 		surv.addBirth(r.c.Docs[d].BirthDate)
 	}
 	surv.addBirth(e.BirthDate)
@@ -690,8 +927,7 @@ func byCreation(a, b *Person) int {
 // alias of surv's.
 func (r *replayer) mergeInto(surv, p *Person) {
 	for _, d := range p.docs {
-		r.owner[d] = surv
-		r.out.PersonOf[d] = surv.ID
+		r.setOwner(d, surv)
 	}
 	surv.docs = append(surv.docs, p.docs...)
 	for _, bd := range p.birthDate {

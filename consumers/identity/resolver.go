@@ -1,10 +1,10 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -37,6 +37,14 @@ type Options struct {
 	// process holds (default 20ms).
 	RetryWait time.Duration
 	Now       func() time.Time
+	// KeepFrom is the number of events from which a cluster stays decoded
+	// in memory between batches, with its replay, so that events landing
+	// in a large cluster in time order cost in proportion to themselves,
+	// not to the cluster (default 64; negative keeps none).
+	KeepFrom int
+	// KeepBudget bounds the documents and events of the clusters kept
+	// (default 1,000,000, some 300 MB).
+	KeepBudget int
 }
 
 // Resolver is the identity consumer's pipeline.Handler.
@@ -45,6 +53,7 @@ type Resolver struct {
 	codec *schemas.Codec
 	pub   Publisher
 	o     Options
+	keep  *keeper
 }
 
 // New returns a Resolver over store, publishing with pub.
@@ -61,7 +70,13 @@ func New(store Store, codec *schemas.Codec, pub Publisher, o Options) *Resolver 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Resolver{store: store, codec: codec, pub: pub, o: o}
+	if o.KeepFrom == 0 {
+		o.KeepFrom = 64
+	}
+	if o.KeepBudget <= 0 {
+		o.KeepBudget = 1_000_000
+	}
+	return &Resolver{store: store, codec: codec, pub: pub, o: o, keep: newKeeper(o.KeepFrom, o.KeepBudget)}
 }
 
 // Resolver dead-letter reasons.
@@ -239,11 +254,12 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	if err != nil {
 		return nil, err
 	}
-	got, blobs, docNow, evNow, err := r.store.LockLoad(ctx, p.locks, p.clusters, p.tokens, p.events)
+	l, err := r.store.LockLoadSince(ctx, p.locks, p.clusters, p.tokens, p.events, r.keep.known(p.clusters))
 	if err != nil {
 		return nil, err
 	}
-	ready, deferred, held := p.admit(got, docNow, evNow)
+	got := l.Got
+	ready, deferred, held := p.admit(got, l.Docs, l.Events)
 	var rev int64
 	if len(ready) > 0 {
 		if rev, err = r.store.NextRevision(ctx); err != nil {
@@ -251,7 +267,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			return nil, err
 		}
 	}
-	w, out, err := r.resolveUnits(ready, blobs, p.docCID, p.evCID, rev)
+	w, out, err := r.resolveUnits(ready, l, p.docCID, p.evCID, rev)
 	if err != nil {
 		_ = r.store.Release(context.WithoutCancel(ctx), taken(p.locks, got))
 		return nil, err
@@ -269,6 +285,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	if err := r.store.Commit(ctx, w); err != nil {
 		return nil, err
 	}
+	r.keep.put(w.keep)
 	return deferred, nil
 }
 
@@ -456,7 +473,7 @@ func splitLocks(locks []string, got, held map[string]bool) (unlock, release []st
 // resolveUnits is the resolve phase. Units are independent (no two share a
 // cluster, token or event): they are resolved on every CPU, each worker
 // collecting its writes, which are merged into one Writes.
-func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, evCID map[string]string, rev int64) (*Writes, []kafka.Message, error) {
+func (r *Resolver) resolveUnits(ready []*unit, l *Loaded, docCID, evCID map[string]string, rev int64) (*Writes, []kafka.Message, error) {
 	type result struct {
 		msgs []kafka.Message
 		err  error
@@ -473,7 +490,7 @@ func (r *Resolver) resolveUnits(ready []*unit, blobs map[string][]byte, docCID, 
 			ws[worker] = newWritesFor(n)
 		}
 		res := &results[i]
-		res.msgs, res.err = r.resolve(ready[i], blobs, docCID, evCID, rev, ws[worker])
+		res.msgs, res.err = r.resolve(ready[i], l, docCID, evCID, rev, ws[worker])
 	})
 	var w *Writes
 	for _, o := range ws {
@@ -518,81 +535,209 @@ func (r *Resolver) publish(ctx context.Context, out, dead []kafka.Message, w *Wr
 
 // grown is a unit's cluster with the unit's events added.
 type grown struct {
-	base           *Cluster
-	olds           []*Cluster // the clusters it was made of, as loaded
-	rev            int64      // the highest revision among olds
-	nOld, nOldDocs int        // base's events and documents before the unit's
-	added          int        // events new to the cluster
-	renamed        bool       // base is not the one old cluster grown in place
+	base             *Cluster
+	olds             []*Cluster        // the clusters it was made of, as loaded
+	blobs            map[string][]byte // their blobs, by cluster id
+	rev              int64             // the highest revision among olds
+	nBase, nBaseDocs int               // base's own events and documents, before it absorbed the other olds
+	nOld, nOldDocs   int               // base's events and documents before the unit's
+	added            int               // events new to the cluster
+	inPlace          bool              // base is one of olds, grown
+	renamed          bool              // base is not the one old cluster grown in place
+	parked           map[string]bool   // the event ids base's own retractions name (see parkedHere)
+	blob             []byte            // base's blob once recordCluster has run
 }
 
 // resolve applies a unit's events to its clusters (locked and loaded) and
 // records the writes; it returns the identity-change messages.
-func (r *Resolver) resolve(u *unit, blobs map[string][]byte, docCID, evCID map[string]string, rev int64, w *Writes) ([]kafka.Message, error) {
-	olds, err := loadClusters(u, blobs)
+func (r *Resolver) resolve(u *unit, l *Loaded, docCID, evCID map[string]string, rev int64, w *Writes) ([]kafka.Message, error) {
+	olds, blobs, kepts, err := r.loadClusters(u, l)
 	if err != nil {
 		return nil, err
 	}
 	g := grow(u, olds)
+	g.blobs = blobs
+	k := kepts[g.base.ID]
+	if k != nil && g.inPlace {
+		g.parked = k.parked
+	} else {
+		k = nil
+	}
 	stale := g.stale(u, docCID, evCID)
 	if g.added == 0 && !g.renamed && !stale {
-		return nil, nil // every event was a replay: nothing changes
+		if k != nil {
+			w.keep = append(w.keep, k) // every event was a replay: nothing changes
+		}
+		return nil, nil
 	}
 	if err := g.recordCluster(w, stale, rev); err != nil {
 		return nil, err
 	}
-	before, out, err := g.replay(blobs)
+	base := g.base
+	if k != nil && k.play != nil && !stale && !base.datesFilled {
+		if msgs, ok, err := r.extend(g, k, kepts, w); ok || err != nil {
+			return msgs, err
+		}
+	}
+	before, rp, err := g.replay()
 	if err != nil {
 		return nil, err
 	}
-	g.recordState(w, out, before)
-	return r.changes(g.base, out, before.changes, before.person)
+	out := rp.out
+	g.recordState(w, out, before, stale)
+	if r.keep.wants(len(base.Events)) {
+		w.keep = append(w.keep, newKept(base, g.blob, rp))
+	}
+	var news []Change
+	for _, ch := range out.Changes {
+		if !before.changes[ch.ID] {
+			news = append(news, ch)
+		}
+	}
+	docs := make([]int, len(base.Docs))
+	for i := range docs {
+		docs[i] = i
+	}
+	return r.changes(base, out, news, docs, func(d int) string { return before.person[base.Docs[d].Token] })
+}
+
+// extend is resolve for a unit whose cluster this process keeps: the
+// replays of the clusters it absorbed join the kept replay, which then
+// applies the unit's events alone (replayer.extend). It reports false,
+// writing nothing, when the unit's events do not all sort after the
+// clusters' (or one is a retraction): then the cluster is replayed whole.
+func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) ([]kafka.Message, bool, error) {
+	base, rp := g.base, k.play
+	parked := k.parked
+	var absorbed []*replayer
+	for _, o := range g.olds {
+		if o == base {
+			continue
+		}
+		op := play(o, -1, nil)
+		if ok := kepts[o.ID]; ok != nil && ok.play != nil {
+			op = ok.play
+		}
+		absorbed = append(absorbed, op)
+		for i := range o.Events {
+			if e := &o.Events[i]; e.Retract {
+				parked[e.Retracts] = true
+			}
+		}
+	}
+	for _, op := range absorbed {
+		rp.absorb(op)
+	}
+	if !rp.canExtend(g.nOld, parked) {
+		return nil, false, nil
+	}
+	x, ok := rp.extend(g.nOld)
+	if !ok {
+		return nil, false, nil
+	}
+	for _, op := range absorbed {
+		for _, p := range op.out.created {
+			w.Persons[p.ID] = base.ID
+		}
+		for _, h := range op.held {
+			w.SetConflict[op.c.Events[h.ev].ID] = base.ID
+		}
+	}
+	for _, p := range x.created {
+		w.Persons[p.ID] = base.ID
+	}
+	for _, h := range x.held {
+		w.SetConflict[base.Events[h.ev].ID] = base.ID
+	}
+	k.blob, k.parked = g.blob, parked
+	w.keep = append(w.keep, k)
+	docs := make([]int, 0, len(x.moved))
+	for d := range x.moved {
+		docs = append(docs, d)
+	}
+	msgs, err := r.changes(base, rp.out, x.changes, docs, func(d int) string { return x.moved[d] })
+	return msgs, true, err
 }
 
 // loadClusters decodes the blobs of the unit's clusters, and of any fresh
-// id a crash left a blob under.
-func loadClusters(u *unit, blobs map[string][]byte) ([]*Cluster, error) {
-	var olds []*Cluster
-	loaded := map[string]bool{}
+// id a crash left a blob under, and returns them with their blobs. A
+// cluster this process keeps (and whose blob holds no more than it knows,
+// or only pieces appended since) is taken from the keeper, not decoded,
+// and returned in kepts too.
+func (r *Resolver) loadClusters(u *unit, l *Loaded) (olds []*Cluster, blobs map[string][]byte, kepts map[string]*kept, err error) {
+	blobs = map[string][]byte{}
 	for _, cid := range append(append([]string(nil), u.clusters...), u.fresh...) {
-		if b, ok := blobs[cid]; ok && !loaded[cid] {
-			loaded[cid] = true
-			c, err := UnmarshalCluster(cid, b)
-			if err != nil {
-				return nil, err
-			}
-			olds = append(olds, c)
+		if _, ok := blobs[cid]; ok {
+			continue
 		}
+		if tail, ok := l.Tails[cid]; ok {
+			c := r.keep.take(cid)
+			if c == nil {
+				return nil, nil, nil, fmt.Errorf("cluster %s: read as kept, but no longer kept", cid)
+			}
+			if len(tail) > 0 { // another process grew it
+				if err := c.c.AppendPieces(tail); err != nil {
+					return nil, nil, nil, err
+				}
+				c.blob, c.play = append(c.blob, tail...), nil
+				c.parked = newKept(c.c, nil, nil).parked
+			}
+			blobs[cid] = c.blob
+			olds = append(olds, c.c)
+			if kepts == nil {
+				kepts = map[string]*kept{}
+			}
+			kepts[cid] = c
+			continue
+		}
+		b, ok := l.Blobs[cid]
+		if !ok {
+			continue
+		}
+		r.keep.drop(cid) // rewritten by another process, if it was kept
+		c, err := UnmarshalCluster(cid, b)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		blobs[cid] = b
+		olds = append(olds, c)
 	}
-	return olds, nil
+	return olds, blobs, kepts, nil
 }
 
-// grow builds the unit's cluster: a unit touching one existing cluster (the
-// common case) grows it in place; otherwise every cluster it touches is
-// absorbed into one named after the smallest existing cluster id, or the
-// smallest fresh id when none exists.
+// grow builds the unit's cluster: the old cluster holding the most events
+// (the smallest id of those tied) grows in place, absorbing the others;
+// with no old cluster, a new one is named after the smallest cluster id
+// the unit names, or its smallest fresh id.
 func grow(u *unit, olds []*Cluster) *grown {
-	var id string
-	if len(u.clusters) > 0 {
-		id = u.clusters[0]
-	} else {
-		for _, c := range u.fresh {
-			if id == "" || c < id {
-				id = c
+	g := &grown{olds: olds}
+	for _, c := range olds {
+		g.rev = max(g.rev, c.Rev)
+		if g.base == nil || len(c.Events) > len(g.base.Events) || len(c.Events) == len(g.base.Events) && c.ID < g.base.ID {
+			g.base = c
+		}
+	}
+	if g.base == nil {
+		var id string
+		if len(u.clusters) > 0 {
+			id = u.clusters[0]
+		} else {
+			for _, c := range u.fresh {
+				if id == "" || c < id {
+					id = c
+				}
 			}
 		}
-	}
-	g := &grown{olds: olds}
-	if len(olds) == 1 && olds[0].ID == id {
-		g.base, g.rev = olds[0], olds[0].Rev
-	} else {
 		g.base = NewCluster(id)
-		for _, c := range olds {
-			g.rev = max(g.rev, c.Rev)
-			g.base.Absorb(c)
-		}
 	}
 	base := g.base
+	g.inPlace = len(olds) > 0
+	g.nBase, g.nBaseDocs = len(base.Events), len(base.Docs)
+	for _, c := range olds {
+		if c != base {
+			base.Absorb(c)
+		}
+	}
 	base.datesFilled = false
 	g.nOld, g.nOldDocs = len(base.Events), len(base.Docs)
 	for _, it := range u.items {
@@ -609,17 +754,32 @@ func grow(u *unit, olds []*Cluster) *grown {
 			g.added++
 		}
 	}
-	g.renamed = len(olds) != 1 || olds[0].ID != base.ID
+	g.renamed = len(olds) != 1
 	return g
 }
 
-// stale reports a pointer a crash left unwritten: to a document or event the
-// cluster held before this batch (new ones get theirs anyway), or to an
-// event id parked in it, that plan found pointing elsewhere or nowhere.
+// parkedHere reports whether one of base's own retractions from before
+// this batch names event id.
+func (g *grown) parkedHere(id string) bool {
+	if g.parked == nil {
+		g.parked = map[string]bool{}
+		for _, o := range g.base.Events[:g.nBase] {
+			if o.Retract {
+				g.parked[o.Retracts] = true
+			}
+		}
+	}
+	return g.parked[id]
+}
+
+// stale reports a pointer a crash left unwritten: to a document or event
+// base held itself before this batch (new and absorbed ones get theirs
+// anyway), or to an event id parked in it, that plan found pointing
+// elsewhere or nowhere.
 func (g *grown) stale(u *unit, docCID, evCID map[string]string) bool {
 	base := g.base
 	for _, t := range u.tokens {
-		if i := base.DocIndex(t); i >= 0 && i < g.nOldDocs && docCID[t] != base.ID {
+		if i := base.DocIndex(t); i >= 0 && i < g.nBaseDocs && docCID[t] != base.ID {
 			return true
 		}
 	}
@@ -628,42 +788,65 @@ func (g *grown) stale(u *unit, docCID, evCID map[string]string) bool {
 			continue
 		}
 		if i := base.EventIndex(e); i >= 0 {
-			if i < g.nOld {
+			if i < g.nBase {
 				return true
 			}
 			continue
 		}
-		for _, o := range base.Events[:g.nOld] { // parked here before?
-			if o.Retract && o.Retracts == e {
-				return true
-			}
+		if g.parkedHere(e) {
+			return true
 		}
 	}
 	return false
 }
 
+// appendFrom is the size from which a cluster's blob grows by appended
+// pieces rather than being rewritten whole; the pieces may reach three
+// times the base before the next write rewrites it (so rewriting costs
+// each event a bounded share, whatever the cluster's size).
+const appendFrom = 4096
+
 // recordCluster records the new blob (a revision above the old ones and at
 // least least, the round's NextRevision: so a batch redelivered after a
 // crash, which may hold other events, never publishes a different state
 // under the revision an earlier attempt used), the deletion of the
-// clusters absorbed, and the pointers: a renamed cluster, or one a crash
-// left half written, rewrites all of them; otherwise only the new documents
-// and events need one (earlier ones were written when they arrived).
+// clusters absorbed, and the pointers: a cluster a crash left half written
+// rewrites all of them; otherwise only the new documents and events and
+// those of the clusters absorbed need one (base's own were written when
+// they arrived). A large cluster grown in place gets a piece appended to
+// its blob, holding what it absorbed and the new events.
 func (g *grown) recordCluster(w *Writes, stale bool, least int64) error {
 	base := g.base
 	base.Rev = max(g.rev+1, least)
-	blob, err := base.MarshalBinary()
-	if err != nil {
-		return err
+	var piece []byte
+	if g.inPlace && !stale && !base.datesFilled && base.baseLen >= appendFrom {
+		var err error
+		if piece, err = base.MarshalPiece(g.nBaseDocs, g.nBase); err != nil {
+			return err
+		}
+		if base.blobLen+len(piece) > 4*base.baseLen {
+			piece = nil
+		}
 	}
-	w.Clusters[base.ID] = blob
+	if piece != nil {
+		w.Appends[base.ID] = piece
+		g.blob = append(g.blobs[base.ID][:base.blobLen], piece...)
+		base.blobLen = len(g.blob)
+	} else {
+		blob, err := base.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		w.Clusters[base.ID] = blob
+		g.blob, base.baseLen, base.blobLen = blob, len(blob), len(blob)
+	}
 	for _, c := range g.olds {
 		if c.ID != base.ID {
 			w.DelClusters = append(w.DelClusters, c.ID)
 		}
 	}
-	newDocs, newEvents := base.Docs[g.nOldDocs:], base.Events[g.nOld:]
-	if g.renamed || stale {
+	newDocs, newEvents := base.Docs[g.nBaseDocs:], base.Events[g.nBase:]
+	if stale {
 		newDocs, newEvents = base.Docs, base.Events
 	}
 	for _, d := range newDocs {
@@ -678,67 +861,70 @@ func (g *grown) recordCluster(w *Writes, stale bool, least int64) error {
 	return nil
 }
 
-// replay returns the state before this batch and the new one. When the new
-// events all come after the old ones of a single cluster, the old state is a
-// prefix of the new replay; otherwise every old cluster is replayed on its
-// own.
-func (g *grown) replay(blobs map[string][]byte) (*prior, *Outcome, error) {
+// replay returns the state before this batch and the replay of the new
+// one. When the new events all come after the old ones of a single
+// cluster, the old state is a prefix of the new replay; otherwise every old
+// cluster is replayed on its own.
+func (g *grown) replay() (*prior, *replayer, error) {
 	base := g.base
 	var before *prior
 	if len(g.olds) == 1 && !base.datesFilled && base.after(g.nOld) {
-		out := replay(base, g.nOld, func(o *Outcome) {
+		rp := play(base, g.nOld, func(o *Outcome) {
 			before = newPrior()
 			before.add(base, o)
 		})
-		return before, out, nil
+		return before, rp, nil
 	}
 	before = newPrior()
 	for _, c := range g.olds {
 		if c == base { // grown in place: decode it again as it was
 			var err error
-			if c, err = UnmarshalCluster(c.ID, blobs[c.ID]); err != nil {
+			if c, err = UnmarshalCluster(c.ID, g.blobs[c.ID]); err != nil {
 				return nil, nil, err
 			}
 		}
 		before.add(c, Replay(c))
 	}
-	return before, Replay(base), nil
+	return before, play(base, -1, nil), nil
 }
 
-// recordState records the person pointers new to the cluster (all of them
-// when it was renamed) and the conflict records: written when new or naming
-// other persons now, deleted once the event is no longer held.
-func (g *grown) recordState(w *Writes, out *Outcome, before *prior) {
+// recordState records the pointers of the persons not in the cluster
+// before (new, or from a cluster absorbed) and the conflicts hash: an event
+// held now points to the cluster (written when it was not held there
+// before, or all when repairing), one no longer held is deleted.
+func (g *grown) recordState(w *Writes, out *Outcome, before *prior, stale bool) {
 	base := g.base
 	for p := range out.Persons {
-		if g.renamed || !before.ids[p] {
+		if before.ids[p] != base.ID {
 			w.Persons[p] = base.ID
 		}
 	}
 	for a := range out.Alias {
-		if g.renamed || !before.ids[a] {
+		if before.ids[a] != base.ID {
 			w.Persons[a] = base.ID
 		}
 	}
-	newConflicts := map[string]bool{}
+	held := make(map[string]bool, len(out.Conflicts))
 	for i := range out.Conflicts {
-		cf := &out.Conflicts[i]
-		newConflicts[cf.EventID] = true
-		if rec := conflictJSON(base, cf); g.renamed || before.conflicts[cf.EventID] != string(rec) {
-			w.SetConflict[cf.EventID] = rec
+		e := out.Conflicts[i].EventID
+		held[e] = true
+		if stale || before.conflicts[e] != base.ID {
+			w.SetConflict[e] = base.ID
 		}
 	}
 	for e := range before.conflicts {
-		if !newConflicts[e] {
+		if !held[e] {
 			w.DelConflict = append(w.DelConflict, e)
 		}
 	}
 }
 
-// changes returns the messages for changes not published before, each with
-// the final state of every person it touched; documents that moved without a
-// new change (history rewritten by a late event) get a "reassigned" change.
-func (r *Resolver) changes(c *Cluster, out *Outcome, oldChanges map[string]bool, oldPerson map[string]string) ([]kafka.Message, error) {
+// changes returns the messages for news, the changes not published before,
+// each with the final state of every person it touched. Of docs, the
+// documents that may have moved, each now held by a person other than
+// was(d), the one before, and by a person no change touches, gets that
+// person a "reassigned" change (history rewritten by a late event).
+func (r *Resolver) changes(c *Cluster, out *Outcome, news []Change, docs []int, was func(d int) string) ([]kafka.Message, error) {
 	covered := map[string]bool{}
 	var changes []*schemas.IdentityChange
 	mk := func(ch Change) *schemas.IdentityChange {
@@ -758,14 +944,12 @@ func (r *Resolver) changes(c *Cluster, out *Outcome, oldChanges map[string]bool,
 		}
 		return ic
 	}
-	for _, ch := range out.Changes {
-		if !oldChanges[ch.ID] {
-			changes = append(changes, mk(ch))
-		}
+	for _, ch := range news {
+		changes = append(changes, mk(ch))
 	}
 	var moved []string
-	for i, d := range c.Docs {
-		if p := out.PersonOf[i]; oldPerson[d.Token] != p && !covered[p] {
+	for _, d := range docs {
+		if p := out.PersonOf[d]; was(d) != p && !covered[p] {
 			covered[p] = true
 			moved = append(moved, p)
 		}
@@ -786,11 +970,16 @@ func (r *Resolver) changes(c *Cluster, out *Outcome, oldChanges map[string]bool,
 	return msgs, nil
 }
 
+// personState is p as identity changes carry it: its documents ordered by
+// type, then token (as `idlink lookup` lists them), however they are stored.
 func personState(c *Cluster, p *Person) schemas.PersonState {
 	ps := schemas.PersonState{PersonID: p.ID, Documents: make([]schemas.PersonDocument, len(p.Docs))}
 	for i, d := range p.Docs {
 		ps.Documents[i] = schemas.PersonDocument{Type: c.Docs[d].Type, Token: c.Docs[d].Token}
 	}
+	slices.SortFunc(ps.Documents, func(a, b schemas.PersonDocument) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Token, b.Token))
+	})
 	return ps
 }
 
@@ -816,12 +1005,6 @@ type DocumentSummary struct {
 	Type   string `json:"type"`
 	Token  string `json:"token"`
 	Status string `json:"status,omitempty"`
-}
-
-// conflictJSON is the record of cf as `idlink conflicts` reads it.
-func conflictJSON(c *Cluster, cf *Conflict) []byte {
-	b, _ := json.Marshal(conflictRecord(c, cf)) // strings and slices of them: never an error
-	return b
 }
 
 func conflictRecord(c *Cluster, cf *Conflict) ConflictRecord {

@@ -84,7 +84,7 @@ func digest(lines []string) string {
 // them alone must keep them, and one that changes results on purpose updates
 // them and says why.
 const (
-	goldenPublished = "e87dbe9b390025320017e0698b32179d79cc81a75af71c90251f2fd8302ac97d"
+	goldenPublished = "ce6c001d9c43214fc8021d9c654c9951cbbbdb18435893b114d50e87c8fe0cdf"
 	goldenState     = "86c399d9866feaca782903d2a73dd6ca9c366782b2fe0aea6e0d98bbdc15e229"
 )
 
@@ -108,12 +108,22 @@ func TestSimGolden(t *testing.T) {
 		}
 		pinned = false
 	}
-	cfg := stacktest.Config(t)
-	rdb := redisClient(t, cfg)
 	codec, _ := schemas.NewCodec()
 	msgs := simMessages(t, codec, n)
+	// KeepFrom 1 keeps every cluster between batches (extending replays),
+	// -1 none (replaying every cluster a batch touches): the same results.
+	for _, keep := range []int{-1, 1} {
+		t.Run(fmt.Sprintf("KeepFrom=%d", keep), func(t *testing.T) {
+			simGolden(t, codec, msgs, n, batch, keep, pinned)
+		})
+	}
+}
+
+func simGolden(t *testing.T, codec *schemas.Codec, msgs []kafka.Message, n, batch, keep int, pinned bool) {
+	cfg := stacktest.Config(t)
+	rdb := redisClient(t, cfg)
 	pub := &memPub{}
-	res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	res := New(NewRedisStore(rdb, cfg.RedisPrefix, 0), codec, pub, Options{Topics: (&pipeline.Config{}).Topics(), KeepFrom: keep})
 	ctx := context.Background()
 	for lo := 0; lo < len(msgs); lo += batch {
 		if err := res.Handle(ctx, msgs[lo:min(lo+batch, len(msgs))]); err != nil {

@@ -14,14 +14,17 @@ import (
 
 // Writes is everything one batch changes in the store.
 type Writes struct {
-	Clusters    map[string][]byte // cluster id -> blob
+	Clusters    map[string][]byte // cluster id -> blob, replacing the stored one
+	Appends     map[string][]byte // cluster id -> piece appended to the stored blob
 	DelClusters []string          // clusters absorbed into others
 	Docs        map[string]string // token -> cluster id
 	Events      map[string]string // event id -> cluster id
 	Persons     map[string]string // person id (live or alias) -> cluster id
-	SetConflict map[string][]byte // event id -> conflict record (JSON)
-	DelConflict []string
-	Unlock      []string // locks to release
+	SetConflict map[string]string // held event id -> cluster id
+	DelConflict []string          // event ids no longer held
+	Unlock      []string          // locks to release
+
+	keep []*kept // clusters the resolver keeps once the writes are committed
 }
 
 func newWrites() *Writes { return newWritesFor(0) }
@@ -29,13 +32,16 @@ func newWrites() *Writes { return newWritesFor(0) }
 // newWritesFor returns empty Writes with room for the writes of about n
 // units (one cluster, document, event and person each).
 func newWritesFor(n int) *Writes {
-	return &Writes{Clusters: make(map[string][]byte, n), Docs: make(map[string]string, n), Events: make(map[string]string, n), Persons: make(map[string]string, n), SetConflict: map[string][]byte{}}
+	return &Writes{Clusters: make(map[string][]byte, n), Appends: map[string][]byte{}, Docs: make(map[string]string, n), Events: make(map[string]string, n), Persons: make(map[string]string, n), SetConflict: map[string]string{}}
 }
 
 // merge adds o's writes to w.
 func (w *Writes) merge(o *Writes) {
 	for k, v := range o.Clusters {
 		w.Clusters[k] = v
+	}
+	for k, v := range o.Appends {
+		w.Appends[k] = v
 	}
 	w.DelClusters = append(w.DelClusters, o.DelClusters...)
 	for k, v := range o.Docs {
@@ -52,6 +58,7 @@ func (w *Writes) merge(o *Writes) {
 	}
 	w.DelConflict = append(w.DelConflict, o.DelConflict...)
 	w.Unlock = append(w.Unlock, o.Unlock...)
+	w.keep = append(w.keep, o.keep...)
 }
 
 // Store is where the resolver keeps its state. Every operation touches
@@ -64,18 +71,49 @@ type Store interface {
 	// LockLoad tries every lock, then reads the blobs of clusters and
 	// re-reads the cluster of tokens and of event ids, in that order.
 	LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (got map[string]bool, blobs map[string][]byte, docs, evs map[string]string, err error)
+	// LockLoadSince is LockLoad for a caller holding some clusters decoded
+	// (known): of a known cluster whose blob still begins with Known.Head
+	// and is at least Known.Len long, it reads only the bytes after Len.
+	LockLoadSince(ctx context.Context, locks, clusters, tokens, events []string, known map[string]Known) (*Loaded, error)
 	// Commit applies w and releases w.Unlock.
 	Commit(ctx context.Context, w *Writes) error
 	// Release releases locks without writing.
 	Release(ctx context.Context, locks []string) error
-	// ClusterOf returns the blob of the cluster holding a token or a person id
-	// ("" kinds are "doc" and "person"); nil if unknown.
+	// ClusterOf returns the blob of the cluster holding a token (kind "doc")
+	// or a person id ("person"), or of cluster id ("cluster"); nil if unknown.
 	ClusterOf(ctx context.Context, kind, id string) (cid string, blob []byte, err error)
-	// Conflicts returns every held conflict record.
-	Conflicts(ctx context.Context) (map[string][]byte, error)
+	// Conflicts returns the cluster of every held event, by event id.
+	Conflicts(ctx context.Context) (map[string]string, error)
 	// NextRevision returns a number larger than every one it returned
 	// before, to any process: the least revision a round may write.
 	NextRevision(ctx context.Context) (int64, error)
+}
+
+// Known is a blob its reader holds decoded: its first bytes, which name
+// its base (see MarshalBinary), and its length.
+type Known struct {
+	Head string
+	Len  int
+}
+
+// knownHead is how many of a blob's first bytes Known.Head holds: the
+// version byte and the longest uvarint revision.
+const knownHead = 11
+
+// KnownOf returns the Known of a blob.
+func KnownOf(blob []byte) Known {
+	return Known{Head: string(blob[:min(len(blob), knownHead)]), Len: len(blob)}
+}
+
+// Loaded is what LockLoadSince took and read.
+type Loaded struct {
+	Got   map[string]bool   // lock name -> taken
+	Blobs map[string][]byte // cluster id -> blob; absent when there is none
+	// Tails holds, for a known cluster whose blob still has the known base,
+	// the bytes appended after Known.Len (maybe none), in place of Blobs.
+	Tails  map[string][]byte
+	Docs   map[string]string // token -> cluster id, read after the locks
+	Events map[string]string // event id -> cluster id, likewise
 }
 
 // RedisStore keeps resolver state in Redis (a single server or a Cluster).
@@ -88,9 +126,9 @@ type Store interface {
 //	P d:b        hash  raw 32-byte token -> cluster id
 //	P e:b        hash  event id          -> cluster id
 //	P p:b        hash  person id         -> cluster id (live and merged-away ids)
-//	P c:<id>     string cluster blob (see MarshalBinary)
+//	P c:<id>     string cluster blob: a base and appended pieces (see MarshalBinary)
 //	P locks      hash  lock name -> "owner:deadline in ms"; a lock guards a bucket of clusters
-//	P conflicts  hash  event id -> conflict record
+//	P conflicts  hash  held event id -> cluster id
 //	P rev        string the last revision number handed out (NextRevision)
 //
 // Every command and script touches one key, so the layout runs on Redis
@@ -449,8 +487,28 @@ func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[s
 	return docs, evs, nil
 }
 
+// sinceScript reads the blob KEYS[1] for a reader who knows its first
+// bytes ARGV[1] and length ARGV[2]: {1, the bytes after ARGV[2]} while the
+// blob still starts so and is that long, else {0, the blob} ({0} if none).
+const sinceScript = `local n = tonumber(ARGV[2])
+if redis.call("GETRANGE", KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] and redis.call("STRLEN", KEYS[1]) >= n then
+  return {1, redis.call("GETRANGE", KEYS[1], n, -1)}
+end
+local b = redis.call("GET", KEYS[1])
+if not b then return {0} end
+return {0, b}`
+
 // LockLoad implements Store.
 func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
+	l, err := s.LockLoadSince(ctx, locks, clusters, tokens, events, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return l.Got, l.Blobs, l.Docs, l.Events, nil
+}
+
+// LockLoadSince implements Store.
+func (s *RedisStore) LockLoadSince(ctx context.Context, locks, clusters, tokens, events []string, known map[string]Known) (*Loaded, error) {
 	pipe := s.rdb.Pipeline()
 	var lc *redis.Cmd
 	if len(locks) > 0 {
@@ -461,43 +519,63 @@ func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, even
 		// the locks before reading what they guard.
 		if _, err := pipe.Exec(ctx); pipeErr(err) {
 			_ = s.Release(context.WithoutCancel(ctx), locks)
-			return nil, nil, nil, nil, fmt.Errorf("locking %d clusters in redis: %w", len(locks), err)
+			return nil, fmt.Errorf("locking %d clusters in redis: %w", len(locks), err)
 		}
 		pipe = s.rdb.Pipeline()
 	}
 	cc := make([]*redis.StringCmd, len(clusters))
+	sc := make([]*redis.Cmd, len(clusters))
 	for i, c := range clusters {
-		cc[i] = pipe.Get(ctx, s.k("c", c))
+		if k, ok := known[c]; ok {
+			sc[i] = pipe.Eval(ctx, sinceScript, []string{s.k("c", c)}, k.Head, k.Len)
+		} else {
+			cc[i] = pipe.Get(ctx, s.k("c", c))
+		}
 	}
 	dg := s.docGets(ctx, pipe, tokens)
 	eg := s.eventGets(ctx, pipe, events)
 	if _, err := pipe.Exec(ctx); pipeErr(err) {
 		// Locks we may hold expire by themselves; try to release them now.
 		_ = s.Release(context.WithoutCancel(ctx), locks)
-		return nil, nil, nil, nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
+		return nil, fmt.Errorf("locking and loading %d clusters in redis: %w", len(clusters), err)
 	}
-	got := make(map[string]bool, len(locks))
+	l := &Loaded{Got: make(map[string]bool, len(locks)), Blobs: make(map[string][]byte, len(clusters)), Tails: map[string][]byte{}}
 	if lc != nil {
 		res, err := lc.Int64Slice()
 		if err != nil || len(res) != len(locks) {
 			_ = s.Release(context.WithoutCancel(ctx), locks)
-			return nil, nil, nil, nil, fmt.Errorf("locking %d clusters in redis: unexpected reply %v: %w", len(locks), lc.Val(), err)
+			return nil, fmt.Errorf("locking %d clusters in redis: unexpected reply %v: %w", len(locks), lc.Val(), err)
 		}
 		for i, v := range res {
-			got[locks[i]] = v == 1
+			l.Got[locks[i]] = v == 1
 		}
 	}
-	blobs := make(map[string][]byte, len(clusters))
-	for i, c := range cc {
-		if v, err := c.Bytes(); err == nil {
-			blobs[clusters[i]] = v
+	for i, c := range clusters {
+		if cc[i] != nil {
+			if v, err := cc[i].Bytes(); err == nil {
+				l.Blobs[c] = v
+			}
+			continue
+		}
+		res, _ := sc[i].Slice()
+		if len(res) == 0 {
+			_ = s.Release(context.WithoutCancel(ctx), locks)
+			return nil, fmt.Errorf("loading cluster %s from redis: unexpected reply %v", c, sc[i].Val())
+		}
+		if len(res) == 2 {
+			b, _ := res[1].(string)
+			if same, _ := res[0].(int64); same == 1 {
+				l.Tails[c] = []byte(b)
+			} else {
+				l.Blobs[c] = []byte(b)
+			}
 		}
 	}
-	docs := make(map[string]string, len(tokens))
-	dg.collect(docs)
-	evs := make(map[string]string, len(events))
-	eg.collect(evs)
-	return got, blobs, docs, evs, nil
+	l.Docs = make(map[string]string, len(tokens))
+	dg.collect(l.Docs)
+	l.Events = make(map[string]string, len(events))
+	eg.collect(l.Events)
+	return l, nil
 }
 
 // hset queues one HSET per bucket of the pointers m (id -> cluster id),
@@ -536,7 +614,10 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	for id, b := range w.Clusters {
 		pipe.Set(ctx, s.k("c", id), b, 0)
 	}
-	if s.cluster() && len(w.Clusters) > 0 {
+	for id, b := range w.Appends {
+		pipe.Append(ctx, s.k("c", id), string(b))
+	}
+	if s.cluster() && len(w.Clusters)+len(w.Appends) > 0 {
 		// Nodes run their share of a pipeline concurrently: the blobs must be
 		// in before any pointer to them.
 		if _, err := pipe.Exec(ctx); pipeErr(err) {
@@ -547,8 +628,12 @@ func (s *RedisStore) Commit(ctx context.Context, w *Writes) error {
 	hset(ctx, pipe, s.docKeys, w.Docs, tokenBucket, tokenFields)
 	hset(ctx, pipe, s.eventKeys, w.Events, idBucket, idFields)
 	hset(ctx, pipe, s.personKeys, w.Persons, idBucket, idFields)
-	for e, b := range w.SetConflict {
-		pipe.HSet(ctx, s.prefix+"conflicts", e, b)
+	if len(w.SetConflict) > 0 {
+		args := make([]any, 0, 2*len(w.SetConflict))
+		for e, cid := range w.SetConflict {
+			args = append(args, e, cid)
+		}
+		pipe.HSet(ctx, s.prefix+"conflicts", args...)
 	}
 	if len(w.DelConflict) > 0 {
 		pipe.HDel(ctx, s.prefix+"conflicts", w.DelConflict...)
@@ -583,23 +668,27 @@ func (s *RedisStore) Release(ctx context.Context, locks []string) error {
 	return nil
 }
 
-// ClusterOf implements Store.
+// ClusterOf implements Store; kind "cluster" reads cluster id directly.
 func (s *RedisStore) ClusterOf(ctx context.Context, kind, id string) (string, []byte, error) {
-	var cmd *redis.StringCmd
-	if kind == "person" {
-		cmd = s.rdb.HGet(ctx, s.personKeys[idBucket(id)], id)
-	} else {
-		if !ValidToken(id) {
+	cid := id
+	if kind != "cluster" {
+		var cmd *redis.StringCmd
+		if kind == "person" {
+			cmd = s.rdb.HGet(ctx, s.personKeys[idBucket(id)], id)
+		} else {
+			if !ValidToken(id) {
+				return "", nil, nil
+			}
+			cmd = s.rdb.HGet(ctx, s.docKeys[tokenBucket(id)], tokenField(id))
+		}
+		var err error
+		cid, err = cmd.Result()
+		if errors.Is(err, redis.Nil) {
 			return "", nil, nil
 		}
-		cmd = s.rdb.HGet(ctx, s.docKeys[tokenBucket(id)], tokenField(id))
-	}
-	cid, err := cmd.Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil, nil
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("looking up %s in redis: %w", kind, err)
+		if err != nil {
+			return "", nil, fmt.Errorf("looking up %s in redis: %w", kind, err)
+		}
 	}
 	b, err := s.rdb.Get(ctx, s.k("c", cid)).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -621,14 +710,10 @@ func (s *RedisStore) NextRevision(ctx context.Context) (int64, error) {
 }
 
 // Conflicts implements Store.
-func (s *RedisStore) Conflicts(ctx context.Context) (map[string][]byte, error) {
+func (s *RedisStore) Conflicts(ctx context.Context) (map[string]string, error) {
 	m, err := s.rdb.HGetAll(ctx, s.prefix+"conflicts").Result()
 	if err != nil {
 		return nil, fmt.Errorf("reading conflicts from redis: %w", err)
 	}
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v)
-	}
-	return out, nil
+	return m, nil
 }
