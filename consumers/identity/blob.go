@@ -281,7 +281,6 @@ func UnmarshalCluster(id string, b []byte) (*Cluster, error) {
 	c := NewCluster(id)
 	r := &reader{b: b}
 	c.decodeSegment(r)
-	c.baseLen = len(b) - len(r.b)
 	for r.err == nil && len(r.b) > 0 {
 		if r.b[0] != pieceVersion {
 			return nil, fmt.Errorf("decoding cluster %s: piece version %d: %w", id, r.b[0], errCorrupt)

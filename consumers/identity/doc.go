@@ -15,11 +15,15 @@
 //
 // # Storage (RedisStore)
 //
-// One blob per cluster (MarshalBinary: documents, events; codes frozen),
-// and bucketed pointer hashes: token, event id and person id to cluster id.
-// A retraction whose target has not arrived parks the target's id in the
-// retraction's cluster, so the target joins it when it comes. Held events'
-// records live in one conflicts hash, for `idlink conflicts`.
+// One blob per cluster (MarshalBinary: documents, events; codes frozen): a
+// base segment, and for a large cluster grown in place, pieces appended to
+// it (MarshalPiece, Redis APPEND) holding only what each batch added. The
+// first bytes of a blob name its base, since no base revision is written
+// twice. Bucketed pointer hashes map token, event id and person id to
+// cluster id. A retraction whose target has not arrived parks the target's
+// id in the retraction's cluster, so the target joins it when it comes.
+// The conflicts hash maps each held event to its cluster; `idlink
+// conflicts` replays those clusters for the records.
 //
 // # The protocol of a batch
 //
@@ -42,12 +46,15 @@
 //     revision at least that, so an attempt after a crash never publishes
 //     another state under an earlier attempt's revision.
 //  3. resolve (resolveUnits, resolve): per unit, on every CPU: load the
-//     blobs (loadClusters), add the unit's events (grow: in place, or
-//     absorbing several clusters into one), check for pointers a crash
+//     blobs (loadClusters), add the unit's events to the unit's largest
+//     cluster, which absorbs the others (grow), check for pointers a crash
 //     left unwritten (stale), replay before and after (replay), and record
-//     the writes: the blob one revision up, pointers, conflict records
-//     (recordCluster, recordState), and the identity changes not published
-//     before (changes).
+//     the writes: the blob one revision up (whole, or a piece), pointers
+//     for what is new to the cluster, the conflicts hash (recordCluster,
+//     recordState), and the identity changes not published before
+//     (changes). A cluster the resolver keeps (below) is not decoded nor
+//     replayed: the replays of the clusters it absorbs join its replay,
+//     which then applies the unit's events alone (Resolver.extend).
 //  4. publish (Resolver.publish): the changes and dead letters go to Kafka,
 //     acknowledged, before anything is written to Redis.
 //  5. commit (Store.Commit): one round trip writes the blobs, then the
@@ -75,8 +82,28 @@
 //   - After commit, before the offsets: the redelivery finds every event in
 //     its cluster and changes nothing.
 //
-// # Cost
+// # Cost, and kept clusters
 //
-// A touched cluster is read, replayed and rewritten whole, so an event's
-// cost grows with its cluster.
+// A cluster read from its blob is decoded and replayed whole, so its cost
+// grows with its size. A feed that names documents of many persons
+// together (a chain of conflicting links, a placeholder number) grows one
+// cluster without bound; so a cluster of Options.KeepFrom events or more
+// is kept decoded in the resolver's memory between batches, with its
+// replay (keeper; bounded by Options.KeepBudget). The next batch sends
+// Redis the blob's head and length it knows (Store.LockLoadSince) and gets
+// only what other processes appended since, or the whole blob if another
+// process rewrote it. Its events apply to the kept replay when each sorts
+// after every event played, or is independent of the events played after
+// it (replayer.independent: no retraction after it, and no event after it
+// names its documents or those of the persons holding them); otherwise,
+// or for any retraction, the cluster is replayed whole. Either way the
+// result is the replay of every event in (occurred_at, event_id) order, so
+// it stays sequence neutral: TestKeptMatchesReplayed checks it batch by
+// batch against a resolver that keeps nothing. So an event landing in a
+// large cluster in steady traffic costs in proportion to the event: the
+// bench's hub phase measures it.
+//
+// A kept cluster is taken out of the keeper while its batch works on it
+// and put back only once the batch is committed; a process that dies
+// loses only memory.
 package identity

@@ -89,9 +89,9 @@ type Cluster struct {
 	// datesFilled is set when AddDoc gave a known document the birth date
 	// it lacked (so replaying the old events alone could now differ).
 	datesFilled bool
-	// baseLen and blobLen are the lengths of the base segment and of the
-	// whole blob the cluster was read from (0 for a cluster not read).
-	baseLen, blobLen int
+	// blobLen is the length of the blob the cluster was read from or last
+	// written as (0 for a cluster neither).
+	blobLen int
 }
 
 // indexFrom is how many documents (or events) a cluster holds before it
@@ -642,12 +642,7 @@ func (r *replayer) extend(n int) (extension, bool) {
 				r.moved = nil
 				return extension{}, false
 			}
-			at, _ := slices.BinarySearchFunc(r.order, e, func(j int32, e *Event) int {
-				if c.Events[j].before(e) {
-					return -1
-				}
-				return 1
-			})
+			at, _ := slices.BinarySearchFunc(r.order, e, byReplay(c))
 			r.order = slices.Insert(r.order, at, i)
 		} else {
 			r.order = append(r.order, i)
@@ -679,6 +674,17 @@ func (r *replayer) extend(n int) (extension, bool) {
 		slices.Sort(p.Docs)
 	}
 	return x, true
+}
+
+// byReplay compares event index j of c with event e in replay order (the
+// two are never the same event), for slices.BinarySearchFunc.
+func byReplay(c *Cluster) func(j int32, e *Event) int {
+	return func(j int32, e *Event) int {
+		if c.Events[j].before(e) {
+			return -1
+		}
+		return 1
+	}
 }
 
 // independent reports whether event e, sorting before events already
@@ -788,6 +794,16 @@ func (r *replayer) absorb(o *replayer) {
 		r.held = append(r.held, heldEvent{evs[h.ev], h.reason})
 	}
 	r.out.Changes = append(r.out.Changes, o.out.Changes...)
+	before := byReplay(c)
+	if len(o.order) <= 16 { // the usual small cluster: insert, allocating nothing
+		for _, j := range o.order {
+			e := evs[j]
+			at, _ := slices.BinarySearchFunc(r.order, &c.Events[e], before)
+			r.order = slices.Insert(r.order, at, e)
+		}
+		r.pos = len(r.order) - 1
+		return
+	}
 	order := make([]int32, 0, len(r.order)+len(o.order))
 	i, j := 0, 0
 	for i < len(r.order) || j < len(o.order) {

@@ -192,3 +192,55 @@ func TestRedisLocks(t *testing.T) {
 		t.Fatal("a could not take c's expired lock 03")
 	}
 }
+
+// TestRedisLockLoadSince: a reader that knows a blob reads only what was
+// appended to it since, and the whole blob once another write replaced it.
+func TestRedisLockLoadSince(t *testing.T) {
+	cfg := stacktest.Config(t)
+	rdb := redisClient(t, cfg)
+	ctx := context.Background()
+	s := NewRedisStore(rdb, cfg.RedisPrefix, 0)
+	c := NewCluster("c1")
+	c.Rev = 7
+	c.AddDoc(Doc{Token: tok("R0"), Type: docType("R0"), BirthDate: docBirth("R0")})
+	c.AddEvent(Event{ID: "e1", At: 1}, []string{tok("R0")})
+	base, _ := c.MarshalBinary()
+	c.Rev = 8
+	c.AddDoc(Doc{Token: tok("P0"), Type: docType("P0")})
+	c.AddEvent(Event{ID: "e2", At: 2}, []string{tok("R0"), tok("P0")})
+	piece, _ := c.MarshalPiece(1, 1)
+	load := func(known map[string]Known) *Loaded {
+		t.Helper()
+		l, err := s.LockLoadSince(ctx, nil, []string{"c1", "c2"}, nil, nil, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if err := s.Commit(ctx, &Writes{Clusters: map[string][]byte{"c1": base}}); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]Known{"c1": KnownOf(base), "c2": KnownOf(base)}
+	if l := load(known); l.Tails["c1"] == nil || len(l.Tails["c1"]) != 0 || l.Blobs["c1"] != nil || len(l.Blobs)+len(l.Tails) != 1 {
+		t.Fatalf("unchanged blob: tails %q, blobs %q; want an empty tail of c1 and nothing of c2", l.Tails, l.Blobs)
+	}
+	if err := s.Commit(ctx, &Writes{Appends: map[string][]byte{"c1": piece}}); err != nil {
+		t.Fatal(err)
+	}
+	l := load(known)
+	if string(l.Tails["c1"]) != string(piece) {
+		t.Fatalf("after an append: tail %q, want the piece %q", l.Tails["c1"], piece)
+	}
+	got, err := UnmarshalCluster("c1", append(append([]byte(nil), base...), l.Tails["c1"]...))
+	if err != nil || got.Rev != 8 || len(got.Docs) != 2 || len(got.Events) != 2 || got.Events[1].Docs[1] != 1 {
+		t.Fatalf("base and piece decode to %+v (%v), want 2 documents, 2 events, revision 8", got, err)
+	}
+	c.Rev = 9
+	whole, _ := c.MarshalBinary()
+	if err := s.Commit(ctx, &Writes{Clusters: map[string][]byte{"c1": whole}}); err != nil {
+		t.Fatal(err)
+	}
+	if l := load(known); string(l.Blobs["c1"]) != string(whole) || l.Tails["c1"] != nil {
+		t.Fatalf("after a rewrite: blobs %q, tails %q; want the whole new blob", l.Blobs, l.Tails)
+	}
+}

@@ -95,7 +95,8 @@ type item struct {
 }
 
 // Handle resolves one batch. It returns nil only when every change is
-// published and the new state is in Redis.
+// published and the new state is in Redis. Calls must not overlap (as
+// pipeline.RunConsumer makes them); several Resolvers may share a store.
 func (r *Resolver) Handle(ctx context.Context, msgs []kafka.Message) error {
 	var dead []kafka.Message
 	items := make([]item, 0, len(msgs))
@@ -254,7 +255,8 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 	if err != nil {
 		return nil, err
 	}
-	l, err := r.store.LockLoadSince(ctx, p.locks, p.clusters, p.tokens, p.events, r.keep.known(p.clusters))
+	known := r.keep.known(p.clusters)
+	l, err := r.store.LockLoadSince(ctx, p.locks, p.clusters, p.tokens, p.events, known)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +269,7 @@ func (r *Resolver) round(ctx context.Context, items []item, dead []kafka.Message
 			return nil, err
 		}
 	}
-	w, out, err := r.resolveUnits(ready, l, p.docCID, p.evCID, rev)
+	w, out, err := r.resolveUnits(ready, l, known, p.docCID, p.evCID, rev)
 	if err != nil {
 		_ = r.store.Release(context.WithoutCancel(ctx), taken(p.locks, got))
 		return nil, err
@@ -473,7 +475,7 @@ func splitLocks(locks []string, got, held map[string]bool) (unlock, release []st
 // resolveUnits is the resolve phase. Units are independent (no two share a
 // cluster, token or event): they are resolved on every CPU, each worker
 // collecting its writes, which are merged into one Writes.
-func (r *Resolver) resolveUnits(ready []*unit, l *Loaded, docCID, evCID map[string]string, rev int64) (*Writes, []kafka.Message, error) {
+func (r *Resolver) resolveUnits(ready []*unit, l *Loaded, known map[string]Known, docCID, evCID map[string]string, rev int64) (*Writes, []kafka.Message, error) {
 	type result struct {
 		msgs []kafka.Message
 		err  error
@@ -490,7 +492,7 @@ func (r *Resolver) resolveUnits(ready []*unit, l *Loaded, docCID, evCID map[stri
 			ws[worker] = newWritesFor(n)
 		}
 		res := &results[i]
-		res.msgs, res.err = r.resolve(ready[i], l, docCID, evCID, rev, ws[worker])
+		res.msgs, res.err = r.resolve(ready[i], l, known, docCID, evCID, rev, ws[worker])
 	})
 	var w *Writes
 	for _, o := range ws {
@@ -550,8 +552,8 @@ type grown struct {
 
 // resolve applies a unit's events to its clusters (locked and loaded) and
 // records the writes; it returns the identity-change messages.
-func (r *Resolver) resolve(u *unit, l *Loaded, docCID, evCID map[string]string, rev int64, w *Writes) ([]kafka.Message, error) {
-	olds, blobs, kepts, err := r.loadClusters(u, l)
+func (r *Resolver) resolve(u *unit, l *Loaded, known map[string]Known, docCID, evCID map[string]string, rev int64, w *Writes) ([]kafka.Message, error) {
+	olds, blobs, kepts, err := r.loadClusters(u, l, known)
 	if err != nil {
 		return nil, err
 	}
@@ -663,8 +665,9 @@ func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) 
 // id a crash left a blob under, and returns them with their blobs. A
 // cluster this process keeps (and whose blob holds no more than it knows,
 // or only pieces appended since) is taken from the keeper, not decoded,
-// and returned in kepts too.
-func (r *Resolver) loadClusters(u *unit, l *Loaded) (olds []*Cluster, blobs map[string][]byte, kepts map[string]*kept, err error) {
+// and returned in kepts too. Handle is never called concurrently, so the
+// cluster taken is the one known was made of; a mismatch is an error.
+func (r *Resolver) loadClusters(u *unit, l *Loaded, known map[string]Known) (olds []*Cluster, blobs map[string][]byte, kepts map[string]*kept, err error) {
 	blobs = map[string][]byte{}
 	for _, cid := range append(append([]string(nil), u.clusters...), u.fresh...) {
 		if _, ok := blobs[cid]; ok {
@@ -672,8 +675,8 @@ func (r *Resolver) loadClusters(u *unit, l *Loaded) (olds []*Cluster, blobs map[
 		}
 		if tail, ok := l.Tails[cid]; ok {
 			c := r.keep.take(cid)
-			if c == nil {
-				return nil, nil, nil, fmt.Errorf("cluster %s: read as kept, but no longer kept", cid)
+			if c == nil || KnownOf(c.blob) != known[cid] {
+				return nil, nil, nil, fmt.Errorf("cluster %s: read as kept, but no longer kept as read (Handle called concurrently?)", cid)
 			}
 			if len(tail) > 0 { // another process grew it
 				if err := c.c.AppendPieces(tail); err != nil {
@@ -801,9 +804,12 @@ func (g *grown) stale(u *unit, docCID, evCID map[string]string) bool {
 }
 
 // appendFrom is the size from which a cluster's blob grows by appended
-// pieces rather than being rewritten whole; the pieces may reach three
-// times the base before the next write rewrites it (so rewriting costs
-// each event a bounded share, whatever the cluster's size).
+// pieces rather than being rewritten whole. Pieces are never folded into
+// the base by a later write: rewriting would cost as many bytes again as
+// the pieces, and reading a blob of many pieces costs what reading one
+// base of the same size does. A write that cannot append (the cluster
+// absorbed into a new one, repaired, or a known document given a birth
+// date) rewrites the blob as one base.
 const appendFrom = 4096
 
 // recordCluster records the new blob (a revision above the old ones and at
@@ -819,13 +825,10 @@ func (g *grown) recordCluster(w *Writes, stale bool, least int64) error {
 	base := g.base
 	base.Rev = max(g.rev+1, least)
 	var piece []byte
-	if g.inPlace && !stale && !base.datesFilled && base.baseLen >= appendFrom {
+	if g.inPlace && !stale && !base.datesFilled && base.blobLen >= appendFrom {
 		var err error
 		if piece, err = base.MarshalPiece(g.nBaseDocs, g.nBase); err != nil {
 			return err
-		}
-		if base.blobLen+len(piece) > 4*base.baseLen {
-			piece = nil
 		}
 	}
 	if piece != nil {
@@ -838,7 +841,7 @@ func (g *grown) recordCluster(w *Writes, stale bool, least int64) error {
 			return err
 		}
 		w.Clusters[base.ID] = blob
-		g.blob, base.baseLen, base.blobLen = blob, len(blob), len(blob)
+		g.blob, base.blobLen = blob, len(blob)
 	}
 	for _, c := range g.olds {
 		if c.ID != base.ID {

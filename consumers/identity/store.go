@@ -487,17 +487,6 @@ func (s *RedisStore) Lookup(ctx context.Context, tokens, events []string) (map[s
 	return docs, evs, nil
 }
 
-// sinceScript reads the blob KEYS[1] for a reader who knows its first
-// bytes ARGV[1] and length ARGV[2]: {1, the bytes after ARGV[2]} while the
-// blob still starts so and is that long, else {0, the blob} ({0} if none).
-const sinceScript = `local n = tonumber(ARGV[2])
-if redis.call("GETRANGE", KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] and redis.call("STRLEN", KEYS[1]) >= n then
-  return {1, redis.call("GETRANGE", KEYS[1], n, -1)}
-end
-local b = redis.call("GET", KEYS[1])
-if not b then return {0} end
-return {0, b}`
-
 // LockLoad implements Store.
 func (s *RedisStore) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
 	l, err := s.LockLoadSince(ctx, locks, clusters, tokens, events, nil)
@@ -523,11 +512,14 @@ func (s *RedisStore) LockLoadSince(ctx context.Context, locks, clusters, tokens,
 		}
 		pipe = s.rdb.Pipeline()
 	}
+	// A known blob is read as its head and its tail; one whose head
+	// changed (rewritten by another process) is read whole afterwards.
 	cc := make([]*redis.StringCmd, len(clusters))
-	sc := make([]*redis.Cmd, len(clusters))
+	heads := make([]*redis.StringCmd, len(clusters))
 	for i, c := range clusters {
 		if k, ok := known[c]; ok {
-			sc[i] = pipe.Eval(ctx, sinceScript, []string{s.k("c", c)}, k.Head, k.Len)
+			heads[i] = pipe.GetRange(ctx, s.k("c", c), 0, int64(len(k.Head))-1)
+			cc[i] = pipe.GetRange(ctx, s.k("c", c), int64(k.Len), -1)
 		} else {
 			cc[i] = pipe.Get(ctx, s.k("c", c))
 		}
@@ -550,24 +542,35 @@ func (s *RedisStore) LockLoadSince(ctx context.Context, locks, clusters, tokens,
 			l.Got[locks[i]] = v == 1
 		}
 	}
+	var changed []string
 	for i, c := range clusters {
-		if cc[i] != nil {
+		switch {
+		case heads[i] == nil:
 			if v, err := cc[i].Bytes(); err == nil {
 				l.Blobs[c] = v
 			}
-			continue
+		case heads[i].Val() == known[c].Head:
+			// GETRANGE past the end is empty: a blob shorter than known
+			// (never written so) would read as unchanged; the head, which
+			// names the base, rules that out.
+			l.Tails[c] = []byte(cc[i].Val())
+		default:
+			changed = append(changed, c)
 		}
-		res, _ := sc[i].Slice()
-		if len(res) == 0 {
+	}
+	if len(changed) > 0 {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(changed))
+		for i, c := range changed {
+			cmds[i] = pipe.Get(ctx, s.k("c", c))
+		}
+		if _, err := pipe.Exec(ctx); pipeErr(err) {
 			_ = s.Release(context.WithoutCancel(ctx), locks)
-			return nil, fmt.Errorf("loading cluster %s from redis: unexpected reply %v", c, sc[i].Val())
+			return nil, fmt.Errorf("loading %d clusters from redis: %w", len(changed), err)
 		}
-		if len(res) == 2 {
-			b, _ := res[1].(string)
-			if same, _ := res[0].(int64); same == 1 {
-				l.Tails[c] = []byte(b)
-			} else {
-				l.Blobs[c] = []byte(b)
+		for i, c := range changed {
+			if v, err := cmds[i].Bytes(); err == nil {
+				l.Blobs[c] = v
 			}
 		}
 	}
