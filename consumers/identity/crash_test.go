@@ -60,7 +60,7 @@ func TestCrashMidCommit(t *testing.T) {
 					n := min(len(events)-i, 1+r.IntN(5))
 					batch := h.msgs(events[i : i+n]...)
 					if i <= crashAt && crashAt < i+n {
-						crashed := New(&crashStore{memHandle: h.mem.handle(), keep: keep}, h.codec, h.pub, Options{Topics: topics})
+						crashed := New(&crashStore{memHandle: h.mem.handle(), keep: keep}, h.codec, h.pub, Options{Topics: topics, KeepFrom: 1})
 						if err := crashed.Handle(context.Background(), batch); err == nil {
 							t.Fatal("the crashing store did not fail")
 						}
@@ -100,7 +100,7 @@ func TestCrashLeavesOnePointerUnwritten(t *testing.T) {
 		return &Writes{Clusters: w.Clusters, Events: w.Events, Docs: map[string]string{tok(b): w.Docs[tok(b)]}}
 	}
 	batch := h.msgs(tev{id: "e1", at: 1, docs: []string{a, b}})
-	crashed := New(&crashStore{memHandle: h.mem.handle(), keep: keepB}, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	crashed := New(&crashStore{memHandle: h.mem.handle(), keep: keepB}, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics(), KeepFrom: 1})
 	if err := crashed.Handle(context.Background(), batch); err == nil {
 		t.Fatal("the crashing store did not fail")
 	}
@@ -128,7 +128,7 @@ func TestCrashLosesParkedPointer(t *testing.T) {
 		return out
 	}
 	batch := h.msgs(tev{id: "r", at: 2, retracts: "x"})
-	crashed := New(&crashStore{memHandle: h.mem.handle(), keep: dropX}, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	crashed := New(&crashStore{memHandle: h.mem.handle(), keep: dropX}, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics(), KeepFrom: 1})
 	if err := crashed.Handle(context.Background(), batch); err == nil {
 		t.Fatal("the crashing store did not fail")
 	}
@@ -156,7 +156,7 @@ func (s *recordStore) Commit(ctx context.Context, w *Writes) error {
 func TestGrowingWritesOnlyNewPointers(t *testing.T) {
 	h := newHarness(t)
 	rec := &recordStore{memHandle: h.mem.handle()}
-	h.res = New(rec, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics()})
+	h.res = New(rec, h.codec, h.pub, Options{Topics: (&pipeline.Config{}).Topics(), KeepFrom: 1})
 	h.feed(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}})
 	h.feed(tev{id: "e2", at: 2, docs: []string{"R0", "P2"}})
 	w := rec.writes[len(rec.writes)-1]
@@ -177,7 +177,7 @@ func TestGrowingWritesOnlyNewPointers(t *testing.T) {
 // latest revision per document keeps the newer state.
 func TestRedeliveryRevisesAbove(t *testing.T) {
 	h := newHarness(t)
-	crashing := New(&crashStore{memHandle: h.mem.handle(), keep: func(*Writes) *Writes { return &Writes{} }}, h.codec, h.pub, Options{Topics: h.res.o.Topics})
+	crashing := New(&crashStore{memHandle: h.mem.handle(), keep: func(*Writes) *Writes { return &Writes{} }}, h.codec, h.pub, Options{Topics: h.res.o.Topics, KeepFrom: 1})
 	if err := crashing.Handle(context.Background(), h.msgs(tev{id: "e1", at: 1, docs: []string{"R0", "M1"}})); err == nil {
 		t.Fatal("the crashing store committed")
 	}

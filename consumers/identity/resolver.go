@@ -610,15 +610,24 @@ func (r *Resolver) resolve(u *unit, l *Loaded, known map[string]Known, docCID, e
 // clusters' (or one is a retraction): then the cluster is replayed whole.
 func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) ([]kafka.Message, bool, error) {
 	base, rp := g.base, k.play
+	docs, evs := 0, 0
+	for _, o := range g.olds {
+		docs, evs = docs+len(o.Docs), evs+len(o.Events)
+	}
+	if docs != g.nOldDocs || evs != g.nOld {
+		return nil, false, nil // the clusters share documents or events (a crash's leftover): not two replays side by side
+	}
 	parked := k.parked
 	var absorbed []*replayer
 	for _, o := range g.olds {
 		if o == base {
 			continue
 		}
-		op := play(o, -1, nil)
+		var op *replayer
 		if ok := kepts[o.ID]; ok != nil && ok.play != nil {
 			op = ok.play
+		} else {
+			op = play(o, -1, nil)
 		}
 		absorbed = append(absorbed, op)
 		for i := range o.Events {
@@ -653,11 +662,11 @@ func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) 
 	}
 	k.blob, k.parked = g.blob, parked
 	w.keep = append(w.keep, k)
-	docs := make([]int, 0, len(x.moved))
+	moved := make([]int, 0, len(x.moved))
 	for d := range x.moved {
-		docs = append(docs, d)
+		moved = append(moved, d)
 	}
-	msgs, err := r.changes(base, rp.out, x.changes, docs, func(d int) string { return x.moved[d] })
+	msgs, err := r.changes(base, rp.out, x.changes, moved, func(d int) string { return x.moved[d] })
 	return msgs, true, err
 }
 
