@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -540,4 +541,80 @@ func TestStatesBatched(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestStatesAfterMerge: a document whose cluster IdentityStates read before
+// (and so remembers) is answered from its cluster now, once its cluster was
+// absorbed by a merge: as identity.DocumentStates answers alone, the two
+// documents one person with both types after the merge.
+func TestStatesAfterMerge(t *testing.T) {
+	e := newEnv(t)
+	ev := func(id, typ, at string, docs ...string) string {
+		var ds []string
+		for _, d := range docs {
+			t, n, _ := strings.Cut(d, ":")
+			ds = append(ds, `{"type":"`+t+`","number":"`+n+`"}`)
+		}
+		return `{"event_id":"` + id + `","type":"` + typ + `","agency":"nhsa","occurred_at":"2025-03-0` + at + `T09:00:00+08:00",` +
+			`"documents":[` + strings.Join(ds, ",") + `],"attrs":{"scheme":"employee"}}`
+	}
+	ps := producers.NewPseudonymizer(e.cfg.PseudonymKey)
+	a, b := ps.Token("hkid", "A1234563"), ps.Token("passport", "P7000002")
+	store := identity.NewRedisStore(e.rdb, e.cfg.RedisPrefix, 0)
+	// The blobs of the clusters before the merge stay readable, as if a
+	// cluster's deletion were lost: an answer must follow the pointers.
+	zombies := &zombieStore{Store: store, blobs: map[string][]byte{}}
+	states := verify.IdentityStates(zombies)
+	check := func(sameWant bool) {
+		t.Helper()
+		got, err := states(e.ctx, []string{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := identity.DocumentStates(e.ctx, store, []string{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("batched states %+v %+v, alone %+v %+v", got[0], got[1], want[0], want[1])
+		}
+		if got[0] == nil || got[1] == nil || (got[0].PersonID == got[1].PersonID) != sameWant || (len(got[1].Types) == 2) != sameWant {
+			t.Fatalf("states %+v %+v: same person %v wanted", got[0], got[1], sameWant)
+		}
+	}
+	e.resolve(ev("m1", "insurance.enrolled", "1", "hkid:A1234563"), ev("m2", "insurance.enrolled", "1", "passport:P7000002"))
+	for range 3 {
+		check(false)
+	}
+	for _, tok := range []string{a, b} {
+		cid, blob, err := store.ClusterOf(e.ctx, "doc", tok)
+		if err != nil || blob == nil {
+			t.Fatalf("cluster of a document: %q %v", cid, err)
+		}
+		zombies.blobs[cid] = blob
+	}
+	e.resolve(ev("m3", "insurance.enrolled", "2", "hkid:A1234563", "passport:P7000002"))
+	for range 3 {
+		check(true)
+	}
+}
+
+// zombieStore answers LockLoad with blobs, for clusters the store no longer
+// holds.
+type zombieStore struct {
+	identity.Store
+	blobs map[string][]byte
+}
+
+func (z *zombieStore) LockLoad(ctx context.Context, locks, clusters, tokens, events []string) (map[string]bool, map[string][]byte, map[string]string, map[string]string, error) {
+	got, blobs, docs, evs, err := z.Store.LockLoad(ctx, locks, clusters, tokens, events)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	for _, c := range clusters {
+		if _, ok := blobs[c]; !ok && z.blobs[c] != nil {
+			blobs[c] = z.blobs[c]
+		}
+	}
+	return got, blobs, docs, evs, nil
 }
