@@ -614,8 +614,8 @@ func (r *replayer) canExtend(n int, parked map[string]bool) bool {
 // canExtend allows it, in (occurred_at, event_id) order. An event that
 // sorts before events already played applies now only when it is
 // independent of them (see independent); when one is not, extend reports
-// false and the replayer must be dropped. Then the state is the replay of
-// every event, as a fresh play would make it. Outcome.Persons and each
+// false and the replayer must be dropped. When it reports true, the state
+// is the replay of every event, as a fresh play would make it. Outcome.Persons and each
 // live person's Docs are kept up to date; Outcome.Conflicts and
 // Outcome.Status are not (they stay as play left them).
 func (r *replayer) extend(n int) (extension, bool) {
