@@ -47,11 +47,13 @@ type docIn struct {
 }
 
 type verifyIn struct {
-	Document *docIn `json:"document"`
-	Person   *struct {
-		Name      *string `json:"name"`
-		BirthDate *string `json:"birth_date"`
-	} `json:"person"`
+	Document *docIn    `json:"document"`
+	Person   *personIn `json:"person"`
+}
+
+type personIn struct {
+	Name      *string `json:"name"`
+	BirthDate *string `json:"birth_date"`
 }
 
 type matchIn struct {
@@ -146,9 +148,11 @@ func typeNames() string {
 
 // parseVerify reads a verify body; birthDate is "" when none was sent.
 func (s *Server) parseVerify(body []byte, rec *schemas.AuditLookup) (d doc, birthDate string, bad *badRequest) {
-	var in verifyIn
-	if bad := decode(body, &in); bad != nil {
-		return doc{}, "", bad
+	in, ok := fastVerifyIn(body)
+	if !ok {
+		if bad := decode(body, &in); bad != nil {
+			return doc{}, "", bad
+		}
 	}
 	if in.Document == nil {
 		return doc{}, "", &badRequest{Reason: ReasonMissingField, Field: "document", Detail: "the document to verify is required"}
