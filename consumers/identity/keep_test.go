@@ -45,6 +45,9 @@ func hubEvents(r *rand.Rand, persons, chain, more int, retract bool) []tev {
 		case n < 15:
 			e.docs = []string{fmt.Sprintf("P%d", k), fmt.Sprintf("R%d", i)}
 			e.bd = docBirth(fmt.Sprintf("R%d", i+1))
+		case n < 16 && r.IntN(2) == 0:
+			e.at = at - r.IntN(40) // late, held (two travel permits) or confirming
+			e.docs = []string{fmt.Sprintf("M%d", k%10), fmt.Sprintf("%c%d", "MP"[r.IntN(2)], j%10)}
 		case n < 17:
 			e.at = at - r.IntN(40) // late
 			e.docs = []string{fmt.Sprintf("%c%d", "PM"[r.IntN(2)], k%10), fmt.Sprintf("H%d", i-r.IntN(3))}
@@ -68,13 +71,16 @@ func TestKeptMatchesReplayed(t *testing.T) {
 	topics := (&pipeline.Config{}).Topics()
 	for seed := uint64(1); seed <= 4; seed++ {
 		r := rand.New(rand.NewPCG(seed, 15))
-		events := hubEvents(r, 60, 59, 400, seed%2 == 0)
+		retract := seed%2 == 0
+		events := hubEvents(r, 60, 59, 400, retract)
 		kept, replayed := newHarness(t), newHarness(t)
 		a := New(kept.mem.handle(), kept.codec, kept.pub, Options{Topics: topics, KeepFrom: 1})
 		b := New(kept.mem.handle(), kept.codec, kept.pub, Options{Topics: topics, KeepFrom: 1})
 		ref := New(replayed.mem.handle(), replayed.codec, replayed.pub, Options{Topics: topics, KeepFrom: -1})
 		var received []tev
+		batches := 0
 		for batch := 0; len(events) > 0; batch++ {
+			batches++
 			n := 1 + r.IntN(min(len(events), 20))
 			res := a
 			if r.IntN(4) == 0 {
@@ -101,6 +107,9 @@ func TestKeptMatchesReplayed(t *testing.T) {
 			if got, exp := stateLines(t, kept, received), stateLines(t, replayed, received); !slices.Equal(got, exp) {
 				t.Fatalf("%s: state\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(exp, "\n"))
 			}
+		}
+		if n := a.extended.Load() + b.extended.Load(); n < int64(batches/3) && !retract || n == 0 {
+			t.Errorf("seed %d: %d of %d batches resolved by extending a kept replay, want a third at least", seed, n, batches)
 		}
 		blob := kept.mem.kv["c:"+kept.mem.kv["d:"+tok("M0")]]
 		c, err := UnmarshalCluster("c", []byte(blob))

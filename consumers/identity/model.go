@@ -522,10 +522,12 @@ type replayer struct {
 
 	steps []step // per event, what it did; kept only when explaining
 
-	// lastKey is, per document, the latest event played that names it, and
-	// lastRetract the latest retraction played: built by index, for extend.
-	lastKey     []key
-	lastRetract key
+	// lastKey is, per document, the latest event played that names it;
+	// lastChange the latest that changed a person by naming it (created,
+	// linked or merged); lastRetract the latest retraction played. Built
+	// by index, for extend.
+	lastKey, lastChange []key
+	lastRetract         key
 	// moved, while extending, holds each document given a person by the
 	// events extend applies, with the person it had before ("" for none).
 	moved map[int]string
@@ -649,11 +651,7 @@ func (r *replayer) extend(n int) (extension, bool) {
 		}
 		r.pos = len(r.order) - 1
 		r.apply(int(i))
-		for _, d := range e.Docs {
-			if r.lastKey[d].less(k) {
-				r.lastKey[d] = k
-			}
-		}
+		r.indexEvent(i)
 	}
 	x := extension{changes: r.out.Changes[nc:], created: r.out.created[np:], held: r.held[nh:], moved: r.moved}
 	r.moved = nil
@@ -688,47 +686,92 @@ func byReplay(c *Cluster) func(j int32, e *Event) int {
 }
 
 // independent reports whether event e, sorting before events already
-// played, may apply now as if in its place: no retraction played sorts
-// after it (a retraction decides again all that comes before it), and no
-// event played after it names a document of e or of the persons holding
-// e's documents. Persons only grow by events naming their documents, so
-// then those persons were at e as they are now, and nothing played after
-// e saw them: applying e last has the effects applying it in its place
+// played, may apply now as if in its place. No retraction played may sort
+// after it (a retraction decides again all that comes before it); and let
+// D be e's documents and those of the persons holding them. Then either
+//   - no event played after e names a document of D: persons only grow by
+//     events naming their documents, so they were at e as they are now,
+//     and nothing played after e saw them; or
+//   - e changes nothing (its documents all seen before it, and it is held
+//     back, or confirms one person), and no event played after e changed
+//     a person holding a document of D: then e is decided now as it was in
+//     its place, and the events after it saw the state they see without it.
+//
+// Either way applying e last has the effects applying it in its place
 // would have had, and changes nothing played after it.
 func (r *replayer) independent(e *Event, k key) bool {
 	if k.less(r.lastRetract) {
 		return false
 	}
+	seen, changed := true, false
+	persons := r.persons[:0]
 	for _, d := range e.Docs {
 		if k.less(r.lastKey[d]) {
-			return false
+			seen = false
+		}
+		if !r.docKey[d].less(k) || k.less(r.lastChange[d]) {
+			changed = true
 		}
 		if p := r.owner[d]; p != nil {
+			if !slices.Contains(persons, p) {
+				persons = append(persons, p)
+			}
 			for _, o := range p.docs {
 				if k.less(r.lastKey[o]) {
-					return false
+					seen = false
+				}
+				if k.less(r.lastChange[o]) {
+					changed = true
 				}
 			}
 		}
 	}
-	return true
+	r.persons = persons
+	if seen {
+		return true
+	}
+	if changed || len(persons) == 0 {
+		return false
+	}
+	if len(persons) == 1 && (e.BirthDate == "" || slices.Contains(persons[0].birthDate, e.BirthDate)) {
+		return true // confirms its one person
+	}
+	for _, d := range e.Docs {
+		if r.owner[d] == nil {
+			return false // a document first seen now would get a person
+		}
+	}
+	return r.conflict(e, persons, nil) != "" // held back
 }
 
-// index builds lastKey and lastRetract from the events played, once.
+// index builds lastKey, lastChange and lastRetract from the events
+// played, once.
 func (r *replayer) index() {
 	if r.lastKey != nil {
 		return
 	}
-	r.lastKey = make([]key, len(r.owner))
+	r.lastKey, r.lastChange = make([]key, len(r.owner)), make([]key, len(r.owner))
 	for _, i := range r.order {
-		e := &r.c.Events[i]
-		k := key{e.At, e.ID}
-		for _, d := range e.Docs {
+		r.indexEvent(i)
+	}
+}
+
+// indexEvent records event i, just played, in lastKey, lastChange and
+// lastRetract.
+func (r *replayer) indexEvent(i int32) {
+	e := &r.c.Events[i]
+	k := key{e.At, e.ID}
+	changed := r.flags[i]&(evAccepted|evNoop) == evAccepted
+	for _, d := range e.Docs {
+		if r.lastKey[d].less(k) {
 			r.lastKey[d] = k
 		}
-		if e.Retract {
-			r.lastRetract = k
+		if changed && r.lastChange[d].less(k) {
+			r.lastChange[d] = k
 		}
+	}
+	if e.Retract && r.lastRetract.less(k) {
+		r.lastRetract = k
 	}
 }
 
@@ -742,6 +785,7 @@ func (r *replayer) size() {
 	r.flags = append(r.flags, make([]uint8, ne)...)
 	if r.lastKey != nil {
 		r.lastKey = append(r.lastKey, make([]key, nd)...)
+		r.lastChange = append(r.lastChange, make([]key, nd)...)
 	}
 }
 
@@ -764,7 +808,7 @@ func (r *replayer) absorb(o *replayer) {
 	if r.lastKey != nil {
 		o.index()
 		for i, d := range docs {
-			r.lastKey[d] = o.lastKey[i]
+			r.lastKey[d], r.lastChange[d] = o.lastKey[i], o.lastChange[i]
 		}
 		if r.lastRetract.less(o.lastRetract) {
 			r.lastRetract = o.lastRetract

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -54,6 +55,8 @@ type Resolver struct {
 	pub   Publisher
 	o     Options
 	keep  *keeper
+	// extended counts the units resolved by extending a kept replay.
+	extended atomic.Int64
 }
 
 // New returns a Resolver over store, publishing with pub.
@@ -610,9 +613,11 @@ func (r *Resolver) resolve(u *unit, l *Loaded, known map[string]Known, docCID, e
 // clusters' (or one is a retraction): then the cluster is replayed whole.
 func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) ([]kafka.Message, bool, error) {
 	base, rp := g.base, k.play
-	docs, evs := 0, 0
+	docs, evs := g.nBaseDocs, g.nBase // base has grown since
 	for _, o := range g.olds {
-		docs, evs = docs+len(o.Docs), evs+len(o.Events)
+		if o != base {
+			docs, evs = docs+len(o.Docs), evs+len(o.Events)
+		}
 	}
 	if docs != g.nOldDocs || evs != g.nOld {
 		return nil, false, nil // the clusters share documents or events (a crash's leftover): not two replays side by side
@@ -662,6 +667,7 @@ func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) 
 	}
 	k.blob, k.parked = g.blob, parked
 	w.keep = append(w.keep, k)
+	r.extended.Add(1)
 	moved := make([]int, 0, len(x.moved))
 	for d := range x.moved {
 		moved = append(moved, d)
