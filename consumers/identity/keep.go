@@ -19,13 +19,18 @@ func (k *kept) size() int { return len(k.c.Docs) + len(k.c.Events) }
 
 // newKept keeps cluster c as stored in blob, replayed by play.
 func newKept(c *Cluster, blob []byte, play *replayer) *kept {
-	k := &kept{c: c, blob: blob, play: play, parked: map[string]bool{}}
-	for i := range c.Events {
-		if e := &c.Events[i]; e.Retract {
-			k.parked[e.Retracts] = true
+	return &kept{c: c, blob: blob, play: play, parked: addParked(map[string]bool{}, c.Events)}
+}
+
+// addParked adds to parked the event ids the retractions among events
+// name, and returns it.
+func addParked(parked map[string]bool, events []Event) map[string]bool {
+	for i := range events {
+		if e := &events[i]; e.Retract {
+			parked[e.Retracts] = true
 		}
 	}
-	return k
+	return parked
 }
 
 // keeper holds a resolver's kept clusters by id. A kept cluster is taken

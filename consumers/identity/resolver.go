@@ -635,11 +635,7 @@ func (r *Resolver) extend(g *grown, k *kept, kepts map[string]*kept, w *Writes) 
 			op = play(o, -1, nil)
 		}
 		absorbed = append(absorbed, op)
-		for i := range o.Events {
-			if e := &o.Events[i]; e.Retract {
-				parked[e.Retracts] = true
-			}
-		}
+		addParked(parked, o.Events)
 	}
 	for _, op := range absorbed {
 		rp.absorb(op)
@@ -698,7 +694,7 @@ func (r *Resolver) loadClusters(u *unit, l *Loaded, known map[string]Known) (old
 					return nil, nil, nil, err
 				}
 				c.blob, c.play = append(c.blob, tail...), nil
-				c.parked = newKept(c.c, nil, nil).parked
+				c.parked = addParked(map[string]bool{}, c.c.Events)
 			}
 			blobs[cid] = c.blob
 			olds = append(olds, c.c)
@@ -780,12 +776,7 @@ func grow(u *unit, olds []*Cluster) *grown {
 // this batch names event id.
 func (g *grown) parkedHere(id string) bool {
 	if g.parked == nil {
-		g.parked = map[string]bool{}
-		for _, o := range g.base.Events[:g.nBase] {
-			if o.Retract {
-				g.parked[o.Retracts] = true
-			}
-		}
+		g.parked = addParked(map[string]bool{}, g.base.Events[:g.nBase])
 	}
 	return g.parked[id]
 }
